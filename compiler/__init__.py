@@ -1,0 +1,32 @@
+"""irforge core: IR, types, op registry, verifier, textual IR, frontends, diagnostics, CLI."""
+
+from __future__ import annotations
+
+from compiler.errors import (
+    BackendError,
+    CompilerError,
+    FrontendError,
+    ParseError,
+    PassError,
+    UnsupportedOpError,
+    VerifyError,
+)
+from compiler.graph import Builder, Graph
+from compiler.ir import Node, Use, Value
+from compiler.types import DType, TensorType
+
+__version__ = "0.1.0"
+
+
+def load(model, **kwargs):  # type: ignore[no-untyped-def]
+    """Import an ONNX model (path, bytes or ModelProto) into a Graph. See `compiler.frontend.onnx`."""
+    from compiler.frontend.onnx_import import load as _load
+
+    return _load(model, **kwargs)
+
+
+__all__ = [
+    "BackendError", "Builder", "CompilerError", "DType", "FrontendError", "Graph", "Node",
+    "ParseError", "PassError", "TensorType", "UnsupportedOpError", "Use", "Value", "VerifyError",
+    "load",
+]  # fmt: skip
