@@ -67,3 +67,8 @@ def model_path(name: str) -> Path | None:
         base = ensure_real()
         return None if base is None else base / f"{name}.onnx"
     raise KeyError(name)
+
+
+if __name__ == "__main__":
+    ensure_synthetic()
+    print("material models:", MODELS, "(real models need torch:", ensure_real() is not None, ")")

