@@ -1,0 +1,337 @@
+"""IR `Graph` -> ONNX ModelProto at a chosen opset, and atomic saving (with external data).
+
+Every canonical attribute is written explicitly. `const` nodes become initializers (a constant
+graph output goes through an Identity). Nodes are written in the form of the target opset (see
+`backends.onnx.downgrade`); an op whose IR form is newer than the target opset and has no
+downgrade is refused with a BackendError, as is an attribute the target opset does not know.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import AttributeProto, TensorProto, helper, numpy_helper
+
+from backends.onnx.downgrade import OnnxForm, convert, has_downgrade
+from backends.onnx.opset import default_opset
+from compiler.errors import BackendError
+from compiler.frontend.onnx_data import DTYPE_TO_ONNX
+from compiler.graph import Graph
+from compiler.ir import Node, Value
+from compiler.location import OnnxLoc
+from compiler.registry import OpDef, get_op
+from compiler.types import TensorType
+
+TensorWriter = Callable[[np.ndarray, str], TensorProto]
+_SCHEMAS: dict[tuple[str, int, str], Any] = {}
+
+
+def to_onnx(
+    graph: Graph,
+    *,
+    opset: int | None = None,
+    pipeline: str | None = None,
+    producer_name: str = "irforge",
+) -> onnx.ModelProto:
+    """Export a graph to an in-memory ONNX model.
+
+    Args:
+        graph: The graph to write.
+        opset: Target default-domain opset (default: `max(17, max since of the ops used)`,
+            raised where a node's attributes or types need a newer schema; see `opset.py`).
+        pipeline: The pass pipeline that produced the graph, stored as `irforge.pipeline`.
+        producer_name: The model's `producer_name`.
+
+    Raises:
+        BackendError: an op or attribute that cannot be written at the target opset.
+    """
+    return _Exporter(graph, opset, _tensor_proto).build(pipeline, producer_name)
+
+
+def _tensor_proto(array: np.ndarray, name: str) -> TensorProto:
+    return numpy_helper.from_array(np.asarray(array), name)
+
+
+class _Exporter:
+    def __init__(self, graph: Graph, opset: int | None, writer: TensorWriter) -> None:
+        self.graph = graph
+        self.opset = opset if opset is not None else default_opset(graph)
+        self.writer = writer
+        self.names: dict[Value, str] = {}
+        self.used: set[str] = set()
+        self.consts: dict[str, np.ndarray] = {}
+        self.nodes: list[onnx.NodeProto] = []
+        self.node_names: set[str] = set()
+        self.domains: dict[str, int] = {"": self.opset}
+
+    def build(self, pipeline: str | None, producer_name: str) -> onnx.ModelProto:
+        g = self.graph
+        inputs = [self._value_info(self._name(v), v.type) for v in g.inputs]
+        out_names = self._reserve_outputs()
+        for node in g.nodes:
+            self._node(node)
+        outputs = self._outputs(out_names)
+        referenced = {x for n in self.nodes for x in n.input} | {o.name for o in outputs}
+        inits = [self.writer(a, n) for n, a in self.consts.items() if n in referenced]
+        gproto = helper.make_graph(self.nodes, g.name, inputs, outputs, inits)
+        opsets = [helper.make_opsetid(d, v) for d, v in self.domains.items()]
+        model = helper.make_model(gproto, opset_imports=opsets, producer_name=producer_name)
+        model.ir_version = max(7, helper.find_min_ir_version_for(opsets, ignore_unknown=True))
+        if pipeline is not None:
+            helper.set_model_props(model, {"irforge.pipeline": pipeline})
+        return model
+
+    # -- names ---------------------------------------------------------------------------------
+    def _unique(self, base: str) -> str:
+        name, n = base, 0
+        while name in self.used:
+            n += 1
+            name = f"{base}_{n}"
+        self.used.add(name)
+        return name
+
+    def _name(self, value: Value) -> str:
+        name = self.names.get(value)
+        if name is None:
+            name = self.names[value] = self._unique(value.name or f"v{len(self.names)}")
+        return name
+
+    def _reserve_outputs(self) -> list[str]:
+        """Names of the graph outputs, taken first so outputs keep their own names."""
+        names = []
+        seen: set[Value] = set()
+        for value in self.graph.outputs:
+            if value in seen or value.producer is None or value.producer.op == "const":
+                names.append(self._unique(value.name or "output"))  # written via Identity
+            else:
+                names.append(self._name(value))
+            seen.add(value)
+        return names
+
+    def _outputs(self, out_names: list[str]) -> list[onnx.ValueInfoProto]:
+        infos = []
+        for value, name in zip(self.graph.outputs, out_names, strict=False):
+            if self._name(value) != name:
+                self.nodes.append(
+                    helper.make_node(
+                        "Identity",
+                        [self._name(value)],
+                        [name],
+                        name=self._node_name(f"{name}_identity"),
+                    )
+                )
+            infos.append(self._value_info(name, value.type))
+        return infos
+
+    def _node_name(self, base: str) -> str:
+        name, n = base, 0
+        while name in self.node_names:
+            n += 1
+            name = f"{base}_{n}"
+        self.node_names.add(name)
+        return name
+
+    @staticmethod
+    def _value_info(name: str, ttype: TensorType) -> onnx.ValueInfoProto:
+        elem = DTYPE_TO_ONNX.get(ttype.dtype)
+        if elem is None:
+            raise BackendError(f"element type {ttype.dtype.short} of {name!r} has no ONNX type")
+        return helper.make_tensor_value_info(name, elem, ttype.shape)
+
+    # -- nodes ---------------------------------------------------------------------------------
+    def _node(self, node: Node) -> None:
+        if node.op == "const":
+            self.consts[self._name(node.outputs[0])] = node.attrs["value"]
+            return
+        opdef = get_op(node.op)
+        if opdef.onnx is None:
+            raise BackendError(f"op {node.op} has no ONNX form", node.loc)
+        opset = self._opset_for(opdef, node)
+        form = OnnxForm(opdef.onnx, ["" if v is None else self._name(v) for v in node.inputs],
+                        {k: (opdef.attrs[k].kind, v) for k, v in node.attrs.items()})  # fmt: skip
+        convert(node, form, opset)
+        schema = self._schema(form.op_type, opset, opdef.domain, node)
+        proto = onnx.NodeProto()
+        proto.op_type, proto.domain = form.op_type, opdef.domain
+        proto.name = self._node_name(_label(node))
+        proto.input.extend(form.inputs)
+        proto.output.extend(self._name(v) for v in node.outputs)
+        for key, (kind, value) in sorted(form.attrs.items()):
+            if key not in schema.attributes:
+                _check_droppable(opdef, key, value, form.op_type, opset, node)
+                continue
+            proto.attribute.append(_attribute(key, kind, value))
+        self.nodes.append(proto)
+
+    def _opset_for(self, opdef: OpDef, node: Node) -> int:
+        if opdef.domain:
+            self.domains[opdef.domain] = max(self.domains.get(opdef.domain, 1), opdef.since)
+            return self.domains[opdef.domain]
+        if self.opset < opdef.since and not has_downgrade(opdef.onnx or "", self.opset):
+            raise BackendError(
+                f"{opdef.onnx} needs opset {opdef.since} (target opset {self.opset}) and has no "
+                f"older form", node.loc,
+            )  # fmt: skip
+        return self.opset
+
+    @staticmethod
+    def _schema(op_type: str, opset: int, domain: str, node: Node) -> Any:
+        key = (op_type, opset, domain)
+        if key not in _SCHEMAS:
+            try:
+                _SCHEMAS[key] = onnx.defs.get_schema(op_type, opset, domain)
+            except onnx.defs.SchemaError:
+                _SCHEMAS[key] = None
+        schema = _SCHEMAS[key]
+        if schema is None:
+            raise BackendError(f"{op_type} does not exist at opset {opset}", node.loc)
+        return schema
+
+
+def _label(node: Node) -> str:
+    return node.loc.node if isinstance(node.loc, OnnxLoc) and node.loc.node else node.op
+
+
+def _check_droppable(opdef: OpDef, key: str, value: Any, op_type: str, opset: int,
+                     node: Node) -> None:  # fmt: skip
+    """An attribute unknown at the target opset may be left out only at its default value."""
+    spec = opdef.attrs.get(key)
+    default = spec.default if spec is not None else None
+    if default is not None and not isinstance(value, np.ndarray) and value == default:
+        return
+    raise BackendError(
+        f"{op_type}: attribute {key}={value!r} cannot be written at opset {opset}", node.loc
+    )
+
+
+def _attribute(key: str, kind: str, value: Any) -> AttributeProto:
+    a = AttributeProto()
+    a.name = key
+    if kind == "int":
+        a.type, a.i = AttributeProto.INT, int(value)
+    elif kind == "float":
+        a.type, a.f = AttributeProto.FLOAT, float(value)
+    elif kind == "str":
+        a.type, a.s = AttributeProto.STRING, str(value).encode()
+    elif kind == "ints":
+        a.type = AttributeProto.INTS
+        a.ints.extend(int(v) for v in value)
+    elif kind == "floats":
+        a.type = AttributeProto.FLOATS
+        a.floats.extend(float(v) for v in value)
+    elif kind == "strs":
+        a.type = AttributeProto.STRINGS
+        a.strings.extend(str(v).encode() for v in value)
+    elif kind == "dtype":
+        a.type, a.i = AttributeProto.INT, DTYPE_TO_ONNX[value]
+    elif kind == "tensor":
+        a.type = AttributeProto.TENSOR
+        a.t.CopyFrom(_tensor_proto(value, ""))
+    else:
+        raise BackendError(f"attribute {key}: unknown kind {kind}")
+    return a
+
+
+# -- saving ----------------------------------------------------------------------------------------
+_AUTO_EXTERNAL_BYTES = 1 << 30
+
+
+def save_onnx(
+    graph: Graph,
+    path: str | os.PathLike[str],
+    *,
+    opset: int | None = None,
+    pipeline: str | None = None,
+    external_data: bool | None = None,
+    size_threshold: int = 1024,
+) -> None:
+    """Export and write a graph atomically (temp file in the same directory + `os.replace`).
+
+    Args:
+        graph: The graph to write.
+        path: The `.onnx` file; external data goes to `<name>.data` beside it.
+        opset: Target opset (see `to_onnx`).
+        pipeline: Stored as metadata `irforge.pipeline`.
+        external_data: Write tensors of at least `size_threshold` bytes to the data file; None
+            decides by total constant size (external above 1 GiB, so no 2 GB protobuf limit).
+        size_threshold: Minimum tensor size in bytes for external data.
+    """
+    path = Path(path)
+    if external_data is None:
+        total = sum(n.attrs["value"].nbytes for n in graph.nodes if n.op == "const")
+        external_data = total > _AUTO_EXTERNAL_BYTES
+    if not external_data:
+        model = to_onnx(graph, opset=opset, pipeline=pipeline)
+        _atomic_write(path, model.SerializeToString())
+        return
+    data_name = f"{path.name}.data"
+    with _AtomicFile(path.parent / data_name) as data:
+        writer = _ExternalWriter(data.file, data_name, size_threshold)
+        model = _Exporter(graph, opset, writer).build(pipeline, "irforge")
+    _atomic_write(path, model.SerializeToString())
+
+
+class _ExternalWriter:
+    """Writes large tensors straight from the array into the data file (64-byte aligned)."""
+
+    def __init__(self, file: Any, location: str, threshold: int) -> None:
+        self.file, self.location, self.threshold = file, location, threshold
+        self.offset = 0
+
+    def __call__(self, array: np.ndarray, name: str) -> TensorProto:
+        if array.nbytes < self.threshold or array.dtype == object:
+            return _tensor_proto(array, name)
+        pad = -self.offset % 64
+        self.file.write(b"\0" * pad)
+        self.offset += pad
+        tensor = TensorProto()
+        tensor.name = name
+        tensor.data_type = DTYPE_TO_ONNX[_dtype_of(array)]
+        tensor.dims.extend(array.shape)
+        tensor.data_location = TensorProto.EXTERNAL
+        for key, val in (("location", self.location), ("offset", str(self.offset)),
+                         ("length", str(array.nbytes))):  # fmt: skip
+            entry = tensor.external_data.add()
+            entry.key, entry.value = key, val
+        self.file.write(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)
+        self.offset += array.nbytes
+        return tensor
+
+
+def _dtype_of(array: np.ndarray) -> Any:
+    from compiler.types import DType
+
+    return DType.from_numpy(array.dtype)
+
+
+class _AtomicFile:
+    """A temp file in the target's directory, moved onto the target only on success."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> _AtomicFile:
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        self.file = os.fdopen(fd, "wb")
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.file.close()
+        if exc_type is not None:
+            os.unlink(self.tmp)
+            return
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o666 & ~umask)
+        os.replace(self.tmp, self.path)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    with _AtomicFile(path) as out:
+        out.file.write(data)

@@ -1,0 +1,425 @@
+"""ONNX frontend: ModelProto (opset 7 and later; older models are converted) -> IR `Graph`.
+
+Types of every value come from the irforge op registry, not from the file: the importer carries
+shape values (`Shape -> Gather -> Concat -> Reshape`) through the graph so data-dependent shapes
+resolve, and names every dim that stays unknown with a fresh symbol (`unk_0`, `unk_1`, ...).
+Declared graph-output types are checked against the inferred ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import AttributeProto
+
+from compiler.errors import CompilerError, FrontendError, UnsupportedOpError
+from compiler.frontend import onnx_graph
+from compiler.frontend.onnx_data import TensorReader, onnx_dtype, sparse_to_array
+from compiler.frontend.onnx_upgrade import OnnxNode, renamed_op, upgrade
+from compiler.graph import Graph
+from compiler.ir import Node, Value
+from compiler.location import OnnxLoc
+from compiler.registry import (
+    InferContext,
+    OpDef,
+    ShapeValue,
+    canonical_attrs,
+    check_arity,
+    find_onnx_op,
+    infer_types,
+)
+from compiler.types import DType, TensorType
+
+log = logging.getLogger(__name__)
+MIN_OPSET = 7
+SUBGRAPH_OPS = {"If", "Loop", "Scan", "SequenceMap"}
+ModelSource = str | os.PathLike[str] | bytes | onnx.ModelProto
+
+
+def load(model: ModelSource, *, name: str | None = None) -> Graph:
+    """Import an ONNX model into an IR graph.
+
+    Args:
+        model: A file path, serialized bytes, or a ModelProto (external data of a ModelProto or of
+            bytes cannot be resolved: load those from a path).
+        name: The graph name (default: the ONNX graph's name, else the file stem).
+
+    Returns:
+        The graph, in program order, with types inferred by the irforge registry.
+
+    Raises:
+        FrontendError: corrupt file, malformed graph, bad attributes, failed inference.
+        UnsupportedOpError: listing every node whose op irforge does not support.
+    """
+    proto, base_dir, model_name = _read(model)
+    proto = _ensure_min_opset(proto, model_name)
+    return _Importer(proto, TensorReader(base_dir), model_name, name).run()
+
+
+def _read(model: ModelSource) -> tuple[onnx.ModelProto, Path | None, str]:
+    if isinstance(model, onnx.ModelProto):
+        return model, None, model.graph.name or "model"
+    if isinstance(model, bytes):
+        return _parse(model, "<bytes>"), None, "model"
+    path = Path(model)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FrontendError(f"cannot read ONNX model {str(path)!r}: {exc}") from exc
+    return _parse(data, path.name), path.parent, path.name
+
+
+def _parse(data: bytes, what: str) -> onnx.ModelProto:
+    proto = onnx.ModelProto()
+    try:
+        proto.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise FrontendError(
+            f"{what}: not a valid ONNX model (truncated or corrupt): {exc}"
+        ) from exc
+    if not proto.HasField("graph"):
+        raise FrontendError(f"{what}: not a valid ONNX model (no graph; truncated or empty file?)")
+    return proto
+
+
+def default_opset(proto: onnx.ModelProto) -> int:
+    """The model's default-domain opset (1 when the model does not declare one)."""
+    for imp in proto.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            return int(imp.version)
+    return 1
+
+
+def _ensure_min_opset(proto: onnx.ModelProto, model_name: str) -> onnx.ModelProto:
+    opset = default_opset(proto)
+    if opset >= MIN_OPSET:
+        return proto
+    from onnx import version_converter
+
+    log.info("%s: converting opset %d to %d with onnx.version_converter", model_name, opset,
+             MIN_OPSET)  # fmt: skip
+    try:
+        return version_converter.convert_version(proto, MIN_OPSET)
+    except Exception as exc:  # noqa: BLE001  the converter raises assorted C++ errors
+        raise FrontendError(
+            f"{model_name}: opset {opset} is older than {MIN_OPSET} and onnx.version_converter "
+            f"could not convert it: {exc}"
+        ) from exc
+
+
+class _Symbols:
+    """Fresh dim symbols `unk_N` that do not clash with the model's own `dim_param`s."""
+
+    def __init__(self, taken: set[str]) -> None:
+        self.taken = taken
+        self.counter = 0
+
+    def fresh(self) -> str:
+        while True:
+            name = f"unk_{self.counter}"
+            self.counter += 1
+            if name not in self.taken:
+                return name
+
+
+class _Importer:
+    def __init__(
+        self, proto: onnx.ModelProto, reader: TensorReader, model_name: str, name: str | None
+    ) -> None:
+        self.proto = proto
+        self.gproto = proto.graph
+        self.reader = reader
+        self.model = model_name
+        stem = model_name.rsplit(".", 1)[0] if model_name.endswith(".onnx") else model_name
+        self.graph = Graph(name or self.gproto.name or stem or "main")
+        self.opsets = {(imp.domain if imp.domain != "ai.onnx" else ""): int(imp.version)
+                       for imp in proto.opset_import}  # fmt: skip
+        self.opset = self.opsets.get("", 1)
+        self.values: dict[str, Value] = {}
+        self.shape_values: dict[Value, ShapeValue] = {}
+        self.symbols = _Symbols(_declared_symbols(self.gproto))
+        self.opdefs: dict[tuple[str, str], OpDef | None] = {}
+        self.names: set[str] = set()
+        self.loc = OnnxLoc(self.model, "")
+
+    # -- driver ----------------------------------------------------------------------------------
+    def run(self) -> Graph:
+        self._check_supported()
+        outer, producers = onnx_graph.collect_names(self.gproto, self.model)
+        onnx_graph.check_edges(self.gproto, outer, producers, self.model)
+        order = onnx_graph.node_order(self.gproto, outer, producers, self.model)
+        self.names = outer | set(producers)
+        self._import_inputs()
+        nodes = self.gproto.node
+        for index in order:
+            self._import_node(nodes[index], index)
+        self._import_outputs()
+        return self.graph
+
+    def _find(self, op_type: str, domain: str) -> OpDef | None:
+        key = (domain, op_type)
+        if key not in self.opdefs:
+            self.opdefs[key] = find_onnx_op(op_type, domain)
+        return self.opdefs[key]
+
+    def _check_supported(self) -> None:
+        bad: list[tuple[str, str, OnnxLoc]] = []
+        for i, node in enumerate(self.gproto.node):
+            domain = "" if node.domain == "ai.onnx" else node.domain
+            if domain == "" and node.op_type == "Constant":
+                continue
+            if node.op_type not in SUBGRAPH_OPS and self._find(renamed_op(node.op_type), domain):
+                continue
+            label = onnx_graph.node_label(node, i)
+            shown = f"{domain}::{node.op_type}" if domain else node.op_type
+            bad.append((shown, label, OnnxLoc(self.model, label)))
+        if not bad:
+            return
+        types = sorted({op for op, _, _ in bad})
+        lines = [f"  {op} (node {label!r})" for op, label, _ in bad]
+        raise UnsupportedOpError(
+            f"{self.model}: {len(bad)} node(s) use unsupported ops: {', '.join(types)}",
+            notes=lines, ops=list(bad),
+        )  # fmt: skip
+
+    # -- inputs, initializers, outputs -------------------------------------------------------------
+    def _import_inputs(self) -> None:
+        inits = {t.name for t in self.gproto.initializer}
+        for vi in self.gproto.input:
+            if vi.name in inits:  # old IR: initializers listed as inputs are constants
+                continue
+            declared = self._declared(vi, f"graph input {vi.name!r}")
+            if declared is None or declared.shape is None:
+                raise FrontendError(f"graph input {vi.name!r} has no tensor type with a rank")
+            self.values[vi.name] = self.graph.add_input(vi.name, self._name_dims(declared))
+        for tensor in self.gproto.initializer:
+            array = self.reader.read(tensor, f"initializer {tensor.name!r}")
+            self._add_const(array, tensor.name, onnx_dtype(tensor.data_type, tensor.name),
+                            OnnxLoc(self.model, tensor.name))  # fmt: skip
+
+    def _add_const(self, array: np.ndarray, name: str, dtype: DType, loc: OnnxLoc) -> None:
+        ttype = TensorType(dtype, tuple(array.shape))
+        node = Node("const", (), (ttype,), {"value": array}, loc, (name,))
+        self.graph.append(node)
+        self.values[name] = node.outputs[0]
+
+    def _declared(self, vi: onnx.ValueInfoProto, what: str) -> TensorType | None:
+        kind = vi.type.WhichOneof("value")
+        if kind is None:
+            return None
+        if kind != "tensor_type":
+            raise FrontendError(f"{what}: {kind} values are not supported (tensors only)")
+        tt = vi.type.tensor_type
+        dtype = onnx_dtype(tt.elem_type, what)
+        if not tt.HasField("shape"):
+            return TensorType(dtype, None)
+        dims: list[Any] = []
+        for d in tt.shape.dim:
+            which = d.WhichOneof("value")
+            dims.append(d.dim_value if which == "dim_value" and d.dim_value >= 0
+                        else d.dim_param if which == "dim_param" else None)  # fmt: skip
+        return TensorType(dtype, tuple(dims))
+
+    def _name_dims(self, ttype: TensorType) -> TensorType:
+        shape = ttype.shape
+        if shape is None or None not in shape:
+            return ttype
+        return TensorType(ttype.dtype, tuple(self.symbols.fresh() if d is None else d
+                                             for d in shape))  # fmt: skip
+
+    def _import_outputs(self) -> None:
+        outputs = []
+        for vi in self.gproto.output:
+            value = self.values[vi.name]
+            declared = self._declared(vi, f"graph output {vi.name!r}")
+            if declared is not None:
+                _check_declared(declared, value, vi.name)
+            outputs.append(value)
+        self.graph.outputs = outputs
+
+    # -- nodes -------------------------------------------------------------------------------------
+    def _import_node(self, proto: onnx.NodeProto, index: int) -> None:
+        label = proto.name or f"{proto.op_type}#{index}"
+        loc = OnnxLoc(self.model, label)
+        domain = "" if proto.domain == "ai.onnx" else proto.domain
+        attrs = {a.name: self._attr(a, label, loc) for a in proto.attribute}
+        if proto.op_type == "Constant" and domain == "":
+            self._import_constant(proto, attrs, label, loc)
+            return
+        node = OnnxNode(proto.op_type, domain, list(proto.input), list(proto.output), attrs, label)
+        if domain == "":
+            self.loc = loc
+            try:
+                parts = upgrade(node, self.opset, self)
+            except FrontendError as exc:
+                exc.loc = exc.loc or loc
+                raise
+        else:
+            parts = [node]
+        for part in parts:
+            self._emit(part, loc)
+
+    def _attr(self, a: AttributeProto, label: str, loc: OnnxLoc) -> Any:
+        t = a.type
+        if t == AttributeProto.INT:
+            return a.i
+        if t == AttributeProto.FLOAT:
+            return a.f
+        if t == AttributeProto.STRING:
+            return a.s.decode("utf-8", errors="replace")
+        if t == AttributeProto.INTS:
+            return list(a.ints)
+        if t == AttributeProto.FLOATS:
+            return list(a.floats)
+        if t == AttributeProto.STRINGS:
+            return [s.decode("utf-8", errors="replace") for s in a.strings]
+        what = f"attribute {a.name!r} of node {label!r}"
+        try:
+            if t == AttributeProto.TENSOR:
+                return self.reader.read(a.t, what)
+            if t == AttributeProto.SPARSE_TENSOR:
+                return sparse_to_array(self.reader, a.sparse_tensor, what)
+        except FrontendError as exc:
+            raise FrontendError(exc.message, loc) from exc
+        kind = AttributeProto.AttributeType.Name(t) if t in AttributeProto.AttributeType.values() \
+            else str(t)  # fmt: skip
+        raise FrontendError(f"{what} has unsupported kind {kind}", loc)
+
+    def _import_constant(self, proto: onnx.NodeProto, attrs: dict[str, Any], label: str,
+                         loc: OnnxLoc) -> None:  # fmt: skip
+        if len(attrs) != 1 or len(proto.output) != 1:
+            raise FrontendError(f"Constant node {label!r} needs exactly one value attribute", loc)
+        key, value = next(iter(attrs.items()))
+        array = _constant_array(key, value)
+        if array is None:
+            raise FrontendError(f"Constant node {label!r}: unsupported attribute {key!r}", loc)
+        self._add_const(array, proto.output[0], _dtype_of(array, label, loc), loc)
+
+    def _emit(self, node: OnnxNode, loc: OnnxLoc) -> None:
+        opdef = self._find(node.op_type, node.domain)
+        if opdef is None:  # an upgrade produced an op that is not registered
+            raise UnsupportedOpError(f"op {node.op_type} is not supported", loc,
+                                     ops=[(node.op_type, node.name, loc)])  # fmt: skip
+        inputs = [self.values[x] if x else None for x in node.inputs]
+        while inputs and inputs[-1] is None:
+            inputs.pop()
+        outs = list(node.outputs)
+        while outs and not outs[-1]:
+            outs.pop()
+        problem = check_arity(opdef, len(inputs), len(outs))
+        if problem:
+            raise FrontendError(f"node {node.name!r}: {problem}", loc)
+        attrs = _dtype_attrs(opdef, node.attrs, node.name, loc)
+        canon, types, shape_value = self._infer(opdef, attrs, inputs, len(outs), node, loc)
+        names = [o or self.fresh(f"{node.name}_out") for o in outs]
+        ir_node = Node(opdef.name, inputs, types, canon, loc, names)
+        self.graph.append(ir_node)
+        values = self.values
+        for name, value in zip(names, ir_node.outputs, strict=False):
+            values[name] = value
+        if shape_value is not None:
+            self.shape_values[ir_node.outputs[0]] = shape_value
+
+    def _infer(
+        self, opdef: OpDef, attrs: dict[str, Any], inputs: list[Value | None], n_out: int,
+        node: OnnxNode, loc: OnnxLoc,
+    ) -> tuple[dict[str, Any], list[TensorType], ShapeValue | None]:  # fmt: skip
+        try:
+            canon = canonical_attrs(opdef, attrs, InferContext(opdef.name, {}, inputs, n_out))
+            types, shape_value = infer_types(opdef, canon, inputs, n_out, self.shape_values)
+        except CompilerError as exc:
+            raise FrontendError(f"node {node.name!r} ({node.op_type}): {exc.message}", loc) from exc
+        except Exception as exc:  # noqa: BLE001  a bug in an inference function still names the node
+            raise FrontendError(
+                f"node {node.name!r} ({node.op_type}): inference failed with "
+                f"{type(exc).__name__}: {exc}", loc,
+            ) from exc  # fmt: skip
+        for i, t in enumerate(types):
+            if t.shape is None:
+                raise FrontendError(
+                    f"node {node.name!r} ({node.op_type}): cannot infer the rank of output {i}", loc
+                )
+            if None in t.shape:
+                types[i] = self._name_dims(t)
+        return canon, types, shape_value
+
+    # -- UpgradeContext ----------------------------------------------------------------------------
+    def const(self, array: np.ndarray, hint: str) -> str:
+        name = self.fresh(hint)
+        array.flags.writeable = False
+        self._add_const(array, name, _dtype_of(array, hint, self.loc), self.loc)
+        return name
+
+    def type_of(self, name: str) -> TensorType:
+        return self.values[name].type
+
+    def fresh(self, hint: str) -> str:
+        name, n = hint, 0
+        while name in self.names:
+            n += 1
+            name = f"{hint}_{n}"
+        self.names.add(name)
+        return name
+
+
+def _declared_symbols(graph: onnx.GraphProto) -> set[str]:
+    names = set()
+    for vi in (*graph.input, *graph.output, *graph.value_info):
+        if vi.type.HasField("tensor_type"):
+            names.update(d.dim_param for d in vi.type.tensor_type.shape.dim if d.dim_param)
+    return names
+
+
+def _check_declared(declared: TensorType, value: Value, name: str) -> None:
+    ours = value.type
+    problem = ""
+    if declared.dtype != ours.dtype:
+        problem = f"element type {declared.dtype.short}"
+    elif declared.shape is not None and ours.shape is not None:
+        if len(declared.shape) != len(ours.shape):
+            problem = f"rank {len(declared.shape)}"
+        elif any(isinstance(a, int) and isinstance(b, int) and a != b
+                 for a, b in zip(declared.shape, ours.shape, strict=False)):  # fmt: skip
+            problem = f"shape {list(declared.shape)}"
+    if problem:
+        loc = value.producer.loc if value.producer is not None else None
+        raise FrontendError(
+            f"graph output {name!r} is declared with {problem} but irforge infers {ours}", loc
+        )
+
+
+def _dtype_attrs(opdef: OpDef, attrs: dict[str, Any], label: str, loc: OnnxLoc) -> dict[str, Any]:
+    """ONNX stores dtype attributes (Cast.to) as element-type ints: map them to DType."""
+    for key, value in attrs.items():
+        spec = opdef.attrs.get(key)
+        if spec is not None and spec.kind == "dtype" and isinstance(value, int):
+            try:
+                attrs[key] = onnx_dtype(value, f"attribute {key!r} of node {label!r}")
+            except FrontendError as exc:
+                raise FrontendError(exc.message, loc) from exc
+    return attrs
+
+
+def _constant_array(key: str, value: Any) -> np.ndarray | None:
+    if key in ("value", "sparse_value"):
+        return value
+    table = {"value_float": np.float32, "value_floats": np.float32, "value_int": np.int64,
+             "value_ints": np.int64, "value_string": object, "value_strings": object}  # fmt: skip
+    if key not in table:
+        return None
+    array = np.array(value, dtype=table[key])
+    array.flags.writeable = False
+    return array
+
+
+def _dtype_of(array: np.ndarray, label: str, loc: OnnxLoc) -> DType:
+    try:
+        return DType.from_numpy(array.dtype)
+    except ValueError as exc:
+        raise FrontendError(f"{label}: {exc}", loc) from exc
