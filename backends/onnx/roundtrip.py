@@ -9,6 +9,7 @@ expected outputs with `onnx.reference.ReferenceEvaluator` and the case's toleran
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -53,11 +54,13 @@ class SweepReport:
         return self.total - self.count("uncovered")
 
     def failures_by_op(self) -> dict[str, list[CaseResult]]:
+        """Failures keyed by the failing node's op type (from the error), else the case's ops."""
         out: dict[str, list[CaseResult]] = {}
         for r in self.results:
             if r.status == "fail":
-                for op in r.op_types:
-                    out.setdefault(op, []).append(r)
+                match = re.search(r"node '[^']*' \((\w+)\)", r.detail)
+                op = match.group(1) if match else "/".join(r.op_types)
+                out.setdefault(op, []).append(r)
         return dict(sorted(out.items()))
 
     def summary(self) -> str:
@@ -193,6 +196,6 @@ def sweep(cases: Iterable[Any] | None = None) -> SweepReport:
     for case in cases if cases is not None else node_cases():
         result = check_case(case)
         if result.status == "fail":
-            log.info("%s: %s", result.name, result.detail)
+            log.debug("%s: %s", result.name, result.detail)
         report.results.append(result)
     return report

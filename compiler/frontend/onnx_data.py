@@ -36,6 +36,8 @@ DTYPE_TO_ONNX: dict[DType, int] = {v: k for k, v in ONNX_TO_DTYPE.items()}
 # Element types whose raw bytes are exactly `numel * itemsize` numpy elements.
 _PACKED = {TensorProto.UINT4, TensorProto.INT4, TensorProto.STRING}
 _NP_CACHE: dict[int, np.dtype] = {}
+_SIMPLE_FIELDS = {TensorProto.FLOAT: "float_data", TensorProto.INT64: "int64_data",
+                  TensorProto.INT32: "int32_data", TensorProto.DOUBLE: "double_data"}  # fmt: skip
 
 
 def onnx_dtype(elem_type: int, what: str) -> DType:
@@ -45,6 +47,17 @@ def onnx_dtype(elem_type: int, what: str) -> DType:
         name = TensorProto.DataType.Name(elem_type) if elem_type in TensorProto.DataType.values() \
             else str(elem_type)  # fmt: skip
         raise FrontendError(f"{what}: element type {name} is not supported")
+    return dtype
+
+
+_BY_NUMPY: dict[np.dtype, DType] = {}
+
+
+def dtype_of_array(array: np.ndarray) -> DType:
+    """The irforge dtype of an array (cached: `DType.from_numpy` scans every member)."""
+    dtype = _BY_NUMPY.get(array.dtype)
+    if dtype is None:
+        dtype = _BY_NUMPY[array.dtype] = DType.from_numpy(array.dtype)
     return dtype
 
 
@@ -77,6 +90,14 @@ class TensorReader:
             return frozen_array(self._external(tensor, dims, what))
         if tensor.HasField("raw_data") and tensor.data_type not in _PACKED:
             return frozen_array(_from_raw(tensor.raw_data, tensor.data_type, dims, what))
+        field_name = _SIMPLE_FIELDS.get(tensor.data_type)
+        if field_name is not None:  # common typed fields, without numpy_helper's overhead
+            data = getattr(tensor, field_name)
+            numel = int(np.prod(dims, dtype=np.int64))
+            if len(data) != numel:
+                raise FrontendError(f"{what}: has {len(data)} elements but dims {list(dims)} need "
+                                    f"{numel}")  # fmt: skip
+            return frozen_array(np.array(data, dtype=_np_dtype(tensor.data_type)).reshape(dims))
         return frozen_array(_from_fields(tensor, dtype, dims, what))
 
     # -- external data ----------------------------------------------------------------------------

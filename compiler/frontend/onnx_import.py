@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +21,25 @@ from onnx import AttributeProto
 
 from compiler.errors import CompilerError, FrontendError, UnsupportedOpError
 from compiler.frontend import onnx_graph
-from compiler.frontend.onnx_data import TensorReader, onnx_dtype, sparse_to_array
-from compiler.frontend.onnx_upgrade import OnnxNode, renamed_op, upgrade
+from compiler.frontend.onnx_data import (
+    TensorReader,
+    dtype_of_array,
+    onnx_dtype,
+    sparse_to_array,
+)
+from compiler.frontend.onnx_upgrade import OnnxNode, needs_upgrade, renamed_op, upgrade
 from compiler.graph import Graph
 from compiler.ir import Node, Value
 from compiler.location import OnnxLoc
 from compiler.registry import (
     InferContext,
+    InferError,
     OpDef,
     ShapeValue,
+    all_ops,
     canonical_attrs,
     check_arity,
     find_onnx_op,
-    infer_types,
 )
 from compiler.types import DType, TensorType
 
@@ -147,6 +154,9 @@ class _Importer:
         self.opdefs: dict[tuple[str, str], OpDef | None] = {}
         self.names: set[str] = set()
         self.loc = OnnxLoc(self.model, "")
+        self.dtype_ops = {
+            d.name for d in all_ops() if any(a.kind == "dtype" for a in d.attrs.values())
+        }
 
     # -- driver ----------------------------------------------------------------------------------
     def run(self) -> Graph:
@@ -216,6 +226,8 @@ class _Importer:
         if kind != "tensor_type":
             raise FrontendError(f"{what}: {kind} values are not supported (tensors only)")
         tt = vi.type.tensor_type
+        if tt.elem_type == 0:  # declared without an element type: nothing to check
+            return None
         dtype = onnx_dtype(tt.elem_type, what)
         if not tt.HasField("shape"):
             return TensorType(dtype, None)
@@ -245,25 +257,28 @@ class _Importer:
 
     # -- nodes -------------------------------------------------------------------------------------
     def _import_node(self, proto: onnx.NodeProto, index: int) -> None:
-        label = proto.name or f"{proto.op_type}#{index}"
+        op_type = proto.op_type
+        label = proto.name or f"{op_type}#{index}"
         loc = OnnxLoc(self.model, label)
         domain = "" if proto.domain == "ai.onnx" else proto.domain
-        attrs = {a.name: self._attr(a, label, loc) for a in proto.attribute}
-        if proto.op_type == "Constant" and domain == "":
+        attrs = {a.name: self._attr(a, label, loc) for a in proto.attribute} \
+            if proto.attribute else {}  # fmt: skip
+        if domain or not needs_upgrade(op_type, self.opset):
+            self._emit(op_type, domain, proto.input, proto.output, attrs, label, loc)
+            return
+        if op_type == "Constant":
             self._import_constant(proto, attrs, label, loc)
             return
-        node = OnnxNode(proto.op_type, domain, list(proto.input), list(proto.output), attrs, label)
-        if domain == "":
-            self.loc = loc
-            try:
-                parts = upgrade(node, self.opset, self)
-            except FrontendError as exc:
-                exc.loc = exc.loc or loc
-                raise
-        else:
-            parts = [node]
+        node = OnnxNode(op_type, domain, list(proto.input), list(proto.output), attrs, label)
+        self.loc = loc
+        try:
+            parts = upgrade(node, self.opset, self)
+        except FrontendError as exc:
+            exc.loc = exc.loc or loc
+            raise
         for part in parts:
-            self._emit(part, loc)
+            self._emit(part.op_type, part.domain, part.inputs, part.outputs, part.attrs,
+                       part.name, loc)  # fmt: skip
 
     def _attr(self, a: AttributeProto, label: str, loc: OnnxLoc) -> Any:
         t = a.type
@@ -301,49 +316,60 @@ class _Importer:
             raise FrontendError(f"Constant node {label!r}: unsupported attribute {key!r}", loc)
         self._add_const(array, proto.output[0], _dtype_of(array, label, loc), loc)
 
-    def _emit(self, node: OnnxNode, loc: OnnxLoc) -> None:
-        opdef = self._find(node.op_type, node.domain)
+    def _emit(
+        self, op_type: str, domain: str, in_names: Sequence[str], out_names: Sequence[str],
+        attrs: dict[str, Any], label: str, loc: OnnxLoc,
+    ) -> None:  # fmt: skip
+        opdef = self._find(op_type, domain)
         if opdef is None:  # an upgrade produced an op that is not registered
-            raise UnsupportedOpError(f"op {node.op_type} is not supported", loc,
-                                     ops=[(node.op_type, node.name, loc)])  # fmt: skip
-        inputs = [self.values[x] if x else None for x in node.inputs]
+            raise UnsupportedOpError(f"op {op_type} is not supported", loc,
+                                     ops=[(op_type, label, loc)])  # fmt: skip
+        values = self.values
+        inputs = [values[x] if x else None for x in in_names]
         while inputs and inputs[-1] is None:
             inputs.pop()
-        outs = list(node.outputs)
+        outs = list(out_names)
         while outs and not outs[-1]:
             outs.pop()
         problem = check_arity(opdef, len(inputs), len(outs))
         if problem:
-            raise FrontendError(f"node {node.name!r}: {problem}", loc)
-        attrs = _dtype_attrs(opdef, node.attrs, node.name, loc)
-        canon, types, shape_value = self._infer(opdef, attrs, inputs, len(outs), node, loc)
-        names = [o or self.fresh(f"{node.name}_out") for o in outs]
-        ir_node = Node(opdef.name, inputs, types, canon, loc, names)
+            raise FrontendError(f"node {label!r}: {problem}", loc)
+        if attrs and opdef.name in self.dtype_ops:
+            _dtype_attrs(opdef, attrs, label, loc)
+        canon, types, shape_value = self._infer(opdef, attrs, inputs, len(outs), label, loc)
+        if "" in outs:
+            outs = [o or self.fresh(f"{label}_out") for o in outs]
+        ir_node = Node(opdef.name, inputs, types, canon, loc, outs)
         self.graph.append(ir_node)
-        values = self.values
-        for name, value in zip(names, ir_node.outputs, strict=False):
+        for name, value in zip(outs, ir_node.outputs, strict=True):
             values[name] = value
         if shape_value is not None:
             self.shape_values[ir_node.outputs[0]] = shape_value
 
     def _infer(
         self, opdef: OpDef, attrs: dict[str, Any], inputs: list[Value | None], n_out: int,
-        node: OnnxNode, loc: OnnxLoc,
+        label: str, loc: OnnxLoc,
     ) -> tuple[dict[str, Any], list[TensorType], ShapeValue | None]:  # fmt: skip
+        # `registry.infer_types`, inlined to share one InferContext with `canonical_attrs`.
         try:
-            canon = canonical_attrs(opdef, attrs, InferContext(opdef.name, {}, inputs, n_out))
-            types, shape_value = infer_types(opdef, canon, inputs, n_out, self.shape_values)
+            ctx = InferContext(opdef.name, {}, inputs, n_out, self.shape_values)
+            canon = canonical_attrs(opdef, attrs, ctx)
+            ctx.attrs = canon
+            types = opdef.infer(ctx)
+            if len(types) != n_out:
+                raise InferError(f"inference gave {len(types)} types for {n_out} outputs")
+            shape_value = opdef.shape_fn(ctx) if opdef.shape_fn is not None else None
         except CompilerError as exc:
-            raise FrontendError(f"node {node.name!r} ({node.op_type}): {exc.message}", loc) from exc
+            raise FrontendError(f"node {label!r} ({opdef.onnx}): {exc.message}", loc) from exc
         except Exception as exc:  # noqa: BLE001  a bug in an inference function still names the node
             raise FrontendError(
-                f"node {node.name!r} ({node.op_type}): inference failed with "
+                f"node {label!r} ({opdef.onnx}): inference failed with "
                 f"{type(exc).__name__}: {exc}", loc,
             ) from exc  # fmt: skip
         for i, t in enumerate(types):
             if t.shape is None:
                 raise FrontendError(
-                    f"node {node.name!r} ({node.op_type}): cannot infer the rank of output {i}", loc
+                    f"node {label!r} ({opdef.onnx}): cannot infer the rank of output {i}", loc
                 )
             if None in t.shape:
                 types[i] = self._name_dims(t)
@@ -420,6 +446,6 @@ def _constant_array(key: str, value: Any) -> np.ndarray | None:
 
 def _dtype_of(array: np.ndarray, label: str, loc: OnnxLoc) -> DType:
     try:
-        return DType.from_numpy(array.dtype)
+        return dtype_of_array(array)
     except ValueError as exc:
         raise FrontendError(f"{label}: {exc}", loc) from exc

@@ -75,6 +75,14 @@ def renamed_op(op_type: str) -> str:
     return "Resize" if op_type == "Upsample" else op_type
 
 
+def needs_upgrade(op_type: str, opset: int) -> bool:
+    """Whether a default-domain node of `op_type` at `opset` goes through `upgrade`."""
+    if op_type == "Constant":
+        return True
+    entry = _RULES.get(op_type)
+    return entry is not None and opset < entry[0]
+
+
 def upgrade(node: OnnxNode, opset: int, ctx: UpgradeContext) -> list[OnnxNode]:
     """Rewrite `node` (from a default-domain model of `opset`) into the newest form."""
     if node.domain not in ("", "ai.onnx"):
