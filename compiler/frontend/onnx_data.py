@@ -7,6 +7,7 @@ checked against the tensor's dims, and external `location`s must stay inside the
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -84,7 +85,7 @@ class TensorReader:
         """The tensor's value as a read-only array of its dims; `what` names it in errors."""
         dtype = onnx_dtype(tensor.data_type, what)
         dims = tuple(tensor.dims)
-        if any(d < 0 for d in dims):
+        if dims and min(dims) < 0:
             raise FrontendError(f"{what}: negative dimension in {list(dims)}")
         if tensor.data_location == TensorProto.EXTERNAL:
             return frozen_array(self._external(tensor, dims, what))
@@ -93,7 +94,7 @@ class TensorReader:
         field_name = _SIMPLE_FIELDS.get(tensor.data_type)
         if field_name is not None:  # common typed fields, without numpy_helper's overhead
             data = getattr(tensor, field_name)
-            numel = int(np.prod(dims, dtype=np.int64))
+            numel = int(math.prod(dims))
             if len(data) != numel:
                 raise FrontendError(f"{what}: has {len(data)} elements but dims {list(dims)} need "
                                     f"{numel}")  # fmt: skip
@@ -106,7 +107,7 @@ class TensorReader:
         path = self._safe_path(info.get("location", ""), what)
         whole = self._map(path, what)
         offset = _int_field(info, "offset", 0, what)
-        numel = int(np.prod(dims, dtype=np.int64))
+        numel = int(math.prod(dims))
         if tensor.data_type in _PACKED:
             raise FrontendError(f"{what}: external data of this element type is not supported")
         itemsize = _np_dtype(tensor.data_type).itemsize
@@ -170,7 +171,7 @@ def _from_raw(
     raw: bytes | np.ndarray, elem_type: int, dims: tuple[int, ...], what: str
 ) -> np.ndarray:
     dt = _np_dtype(elem_type)
-    numel = int(np.prod(dims, dtype=np.int64))
+    numel = int(math.prod(dims))
     nbytes = len(raw) if isinstance(raw, bytes) else raw.size
     if nbytes != numel * dt.itemsize:
         raise FrontendError(
@@ -192,7 +193,7 @@ def _field_count(tensor: TensorProto) -> int:
 
 
 def _from_fields(tensor: TensorProto, dtype: DType, dims: tuple[int, ...], what: str) -> np.ndarray:
-    numel = int(np.prod(dims, dtype=np.int64))
+    numel = int(math.prod(dims))
     if tensor.data_type not in _PACKED or tensor.data_type == TensorProto.STRING:
         count = _field_count(tensor)
         if dtype in (DType.COMPLEX64, DType.COMPLEX128):
