@@ -154,13 +154,22 @@ class Node:
         self.graph: Graph | None = None
         self._prev: Node | None = None
         self._next: Node | None = None
-        self._inputs: list[Value | None] = []
-        for value in inputs:
-            self._append_input(value)
-        names = list(output_names) if output_names is not None else None
-        self.outputs: tuple[Value, ...] = tuple(
-            Value(t, names[i] if names else "", self, i) for i, t in enumerate(output_types)
-        )
+        ins = list(inputs)
+        self._inputs: list[Value | None] = ins
+        for i, value in enumerate(ins):
+            if value is not None:
+                value._uses.append(Use(self, i))
+        if output_names is None:
+            self.outputs: tuple[Value, ...] = tuple(
+                [Value(t, "", self, i) for i, t in enumerate(output_types)]
+            )
+        else:
+            self.outputs = tuple(
+                [
+                    Value(t, n, self, i)
+                    for i, (t, n) in enumerate(zip(output_types, output_names, strict=True))
+                ]
+            )
 
     # -- inputs ---------------------------------------------------------------------------
     @property

@@ -292,27 +292,49 @@ def canonical_attrs(
     opdef: OpDef, attrs: Mapping[str, Any], ctx: InferContext
 ) -> dict[str, AttrValue]:
     """Validate and coerce attributes, fill defaults; raises InferError on unknown or missing ones."""
-    out: dict[str, AttrValue] = {}
+    specs = opdef.attrs
+    out = dict(_defaults(opdef))
     for key, value in attrs.items():
-        spec = opdef.attrs.get(key)
+        spec = specs.get(key)
         if spec is None:
-            valid = ", ".join(sorted(opdef.attrs)) or "none"
+            valid = ", ".join(sorted(specs)) or "none"
             raise InferError(f"{opdef.name}: unknown attribute {key!r} (valid: {valid})")
         try:
             out[key] = coerce_attr(spec.kind, value)
         except (TypeError, ValueError, KeyError) as exc:
             raise InferError(f"{opdef.name}: attribute {key!r} is not a valid {spec.kind}") from exc
-    for key, spec in opdef.attrs.items():
-        if key in out:
-            continue
-        if spec.default is REQUIRED:
+    for key in _required(opdef):
+        if key not in out:
             raise InferError(f"{opdef.name}: attribute {key!r} is required")
-        if spec.default is not None:
-            out[key] = coerce_attr(spec.kind, spec.default)
     if opdef.complete is not None:
         ctx.attrs = out
         opdef.complete(out, ctx)
     return dict(sorted(out.items()))
+
+
+# Coerced defaults and required names per op, computed once (schemas never change after import).
+_DEFAULTS: dict[str, dict[str, AttrValue]] = {}
+_REQUIRED_NAMES: dict[str, tuple[str, ...]] = {}
+
+
+def _defaults(opdef: OpDef) -> dict[str, AttrValue]:
+    cached = _DEFAULTS.get(opdef.name)
+    if cached is None:
+        cached = {
+            key: coerce_attr(spec.kind, spec.default)
+            for key, spec in opdef.attrs.items()
+            if spec.default is not None and spec.default is not REQUIRED
+        }
+        _DEFAULTS[opdef.name] = cached
+    return cached
+
+
+def _required(opdef: OpDef) -> tuple[str, ...]:
+    cached = _REQUIRED_NAMES.get(opdef.name)
+    if cached is None:
+        cached = tuple(k for k, spec in opdef.attrs.items() if spec.default is REQUIRED)
+        _REQUIRED_NAMES[opdef.name] = cached
+    return cached
 
 
 def check_arity(opdef: OpDef, num_inputs: int, num_outputs: int) -> str | None:
@@ -343,6 +365,8 @@ def infer_types(
     ctx = InferContext(opdef.name, attrs, values, num_outputs, shape_values)
     types = opdef.infer(ctx)
     if len(types) != num_outputs:
-        raise InferError(f"{opdef.name}: inference gave {len(types)} types for {num_outputs} outputs")
+        raise InferError(
+            f"{opdef.name}: inference gave {len(types)} types for {num_outputs} outputs"
+        )
     shape_value = opdef.shape_fn(ctx) if opdef.shape_fn is not None else None
     return types, shape_value
