@@ -59,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `irforge inspect m.onnx --ir | head`: the reader left early
+        sys.stderr.close()
+        return 0
 
 
 def _inspect(args: argparse.Namespace) -> int:

@@ -1,0 +1,123 @@
+"""The `irforge` command line: help, inspect, convert, and one clear error with exit status 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from compiler.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+MNIST = ROOT / "examples" / "models" / "mnist_cnn_raw.onnx"
+
+
+def test_help_lists_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "irforge inspect model.onnx" in out and "irforge convert" in out
+
+
+def test_no_command_prints_help_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "usage: irforge" in capsys.readouterr().out
+
+
+def test_inspect_summarizes_the_bundled_model(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", str(MNIST)]) == 0
+    out = capsys.readouterr().out
+    assert "batch_normalization" in out and "conv" in out
+    assert "input  %x: f32[batch,1,28,28]" in out
+    model = onnx.load(MNIST)
+    params = sum(int(np.prod(t.dims)) for t in model.graph.initializer)
+    consts = [a.t for n in model.graph.node if n.op_type == "Constant" for a in n.attribute]
+    params += sum(int(np.prod(t.dims)) for t in consts)
+    assert f"parameters: {params:,}" in out
+
+
+def test_inspect_ir_prints_parseable_text(capsys: pytest.CaptureFixture[str]) -> None:
+    from compiler.text import parse_graph
+
+    assert main(["inspect", str(MNIST), "--ir"]) == 0
+    out = capsys.readouterr().out
+    text = out[out.index("graph @") :]
+    assert "return" in text
+    with pytest.raises(Exception):  # large weights are resource refs: need their table
+        parse_graph(text)
+
+
+def test_convert_round_trip_through_text_is_exact(tmp_path: Path) -> None:
+    from backends.onnx import run_onnxruntime
+
+    ir_path, back = tmp_path / "m.ir", tmp_path / "back.onnx"
+    assert main(["convert", str(MNIST), str(ir_path)]) == 0
+    assert ir_path.exists() and ir_path.read_text().startswith("graph @")
+    assert main(["convert", str(ir_path), str(back)]) == 0
+    x = np.random.default_rng(0).standard_normal((3, 1, 28, 28)).astype(np.float32)
+    ref = run_onnxruntime(MNIST, {"x": x})
+    got = run_onnxruntime(back, {"x": x})
+    assert ref.keys() == got.keys()
+    assert all(np.array_equal(ref[k], got[k]) for k in ref)
+
+
+def test_convert_never_overwrites_without_force(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "m.ir"
+    out.write_text("keep me")
+    assert main(["convert", str(MNIST), str(out)]) == 2
+    assert "--force" in capsys.readouterr().err and out.read_text() == "keep me"
+    assert main(["convert", str(MNIST), str(out), "--force"]) == 0
+    assert out.read_text().startswith("graph @")
+
+
+def test_convert_refuses_to_overwrite_its_input(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    model = tmp_path / "m.onnx"
+    model.write_bytes(MNIST.read_bytes())
+    assert main(["convert", str(model), str(model), "--force"]) == 2
+    assert "input" in capsys.readouterr().err
+    assert model.read_bytes() == MNIST.read_bytes()
+
+
+def _error_of(args: list[str], capsys) -> str:  # type: ignore[no-untyped-def]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("irforge: error: ")
+    return err
+
+
+def test_truncated_model_is_one_clear_error(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "cut.onnx"
+    bad.write_bytes(MNIST.read_bytes()[:5000])
+    assert "cut.onnx" in _error_of(["inspect", str(bad)], capsys)
+
+
+def test_unknown_ops_are_all_listed(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])
+    nodes = [
+        helper.make_node("Frobnicate", ["x"], ["y"], name="first_bad"),
+        helper.make_node("Relu", ["y"], ["z"], name="fine"),
+        helper.make_node("Wibble", ["z"], ["w"], name="second_bad"),
+    ]
+    g = helper.make_graph(nodes, "g", [x], [helper.make_tensor_value_info("w", 1, [2])])
+    path = tmp_path / "unknown.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    err = _error_of(["inspect", str(path)], capsys)
+    assert "Frobnicate" in err and "Wibble" in err and "first_bad" in err and "second_bad" in err
+
+
+def test_missing_file_and_unknown_format(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert "no such file" in _error_of(["inspect", str(tmp_path / "nope.onnx")], capsys)
+    assert ".onnx or .ir" in _error_of(["convert", str(MNIST), str(tmp_path / "x.bin")], capsys)
+
+
+def test_console_entry_point_runs() -> None:
+    done = subprocess.run([sys.executable, "-m", "compiler", "inspect", str(MNIST)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "nodes:" in done.stdout

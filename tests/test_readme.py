@@ -1,0 +1,24 @@
+"""Every Python sample in the README runs, from the repository root, as written."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+
+
+def test_readme_has_python_samples() -> None:
+    assert BLOCKS
+
+
+@pytest.mark.parametrize("index", range(len(BLOCKS)))
+def test_readme_sample_runs(index: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    code = compile(BLOCKS[index], f"README.md[python block {index}]", "exec")
+    exec(code, {"__name__": f"readme_{index}"})  # noqa: S102
+    assert os.getcwd() == str(ROOT)
