@@ -29,7 +29,9 @@ def verify(graph: Graph) -> None:
     for i, value in enumerate(graph.inputs):
         if value.producer is not None or value.index != i:
             raise VerifyError(f"graph input %{value.name} has a producer or a wrong index")
-        _check_uses(graph, value, None)
+        problem = _check_uses(graph, value)
+        if problem:
+            raise VerifyError(f"verifier: graph input: {problem}")
     for node in graph.nodes:
         problem = _check_node(node, defined, shape_values)
         if problem:
@@ -52,7 +54,7 @@ def _check_node(node: Node, defined: set[Value], shape_values: dict[Value, Shape
     for j, value in enumerate(node.outputs):
         if value.producer is not node or value.index != j:
             return f"output {j} (%{value.name}) does not point back at this node"
-        bad = _check_uses(node.graph, value, node)
+        bad = _check_uses(node.graph, value)
         if bad:
             return bad
     return _check_op(node, shape_values)
@@ -63,7 +65,7 @@ def _owned_later(node: Node, value: Value) -> bool:
     return producer is not None and producer.graph is node.graph
 
 
-def _check_uses(graph: Graph | None, value: Value, node: Node | None) -> str:
+def _check_uses(graph: Graph | None, value: Value) -> str:
     for use in value._uses:
         if use.node.graph is not graph:
             return f"%{value.name} lists a use by {use.node.op} outside the graph"
