@@ -1,6 +1,7 @@
 """The textual IR: a deterministic printer and a round-trip exact parser.
 
-`print_graph(parse_graph(text)) == text` holds for every printed text. See `docs/TEXT_IR.md`.
+`print_graph(parse_graph(text)) == text` holds for every printed text (DESIGN.md §4). The
+syntax is described in `printer.py`; `save_text` / `load_text` keep large tensors in a side file.
 """
 
 from __future__ import annotations
