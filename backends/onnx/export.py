@@ -1,9 +1,11 @@
 """IR `Graph` -> ONNX ModelProto at a chosen opset, and atomic saving (with external data).
 
-Every canonical attribute is written explicitly. `const` nodes become initializers (a constant
-graph output goes through an Identity). Nodes are written in the form of the target opset (see
-`backends.onnx.downgrade`); an op whose IR form is newer than the target opset and has no
-downgrade is refused with a BackendError, as is an attribute the target opset does not know.
+Every canonical attribute is written explicitly, except one that the op's schema gained after
+the IR form's `since` opset while it holds the schema default (see `_late_attrs`). `const` nodes
+become initializers (a constant graph output goes through an Identity). Nodes are written in the
+form of the target opset (see `backends.onnx.downgrade`); an op whose IR form is newer than the
+target opset and has no downgrade is refused with a BackendError, as is an attribute the target
+opset does not know at a non-default value.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -162,11 +165,15 @@ class _Exporter:
         proto.name = self._node_name(_label(node))
         proto.input.extend(form.inputs)
         proto.output.extend(self._name(v) for v in node.outputs)
+        late = _late_attrs(form.op_type, opdef.since, opdef.domain)
         for key, (kind, value) in sorted(form.attrs.items()):
             if key not in schema.attributes:
                 _check_droppable(opdef, key, value, form.op_type, opset, node)
                 continue
-            proto.attribute.append(_attribute(key, kind, value))
+            written = _attribute(key, kind, value)
+            if key in late and _is_schema_default(schema, key, written):
+                continue
+            proto.attribute.append(written)
         self.nodes.append(proto)
 
     def _opset_for(self, opdef: OpDef, node: Node) -> int:
@@ -208,6 +215,29 @@ def _check_droppable(opdef: OpDef, key: str, value: Any, op_type: str, opset: in
     raise BackendError(
         f"{op_type}: attribute {key}={value!r} cannot be written at opset {opset}", node.loc
     )
+
+
+@cache
+def _late_attrs(op_type: str, since: int, domain: str) -> frozenset[str]:
+    """Attributes the op's schema gained after the IR form's `since` opset (CastLike
+    `round_mode`, Cast `saturate`): written only at non-default values, so that consumers that
+    predate them (onnx.reference's CastLike rejects `round_mode`) still load the model."""
+    try:
+        first = set(onnx.defs.get_schema(op_type, since, domain).attributes)
+        newest = set(onnx.defs.get_schema(op_type, domain=domain).attributes)
+    except onnx.defs.SchemaError:
+        return frozenset()
+    return frozenset(newest - first)
+
+
+def _is_schema_default(schema: Any, key: str, written: AttributeProto) -> bool:
+    default = schema.attributes[key].default_value
+    if not default.name and default.type == AttributeProto.UNDEFINED:
+        return False
+    try:
+        return bool(helper.get_attribute_value(default) == helper.get_attribute_value(written))
+    except ValueError:  # tensors and the like: keep them explicit
+        return False
 
 
 def _attribute(key: str, kind: str, value: Any) -> AttributeProto:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from compiler.errors import FrontendError
+from compiler.errors import FrontendError, UnsupportedOpError
 from compiler.types import TensorType
 
 
@@ -181,8 +181,14 @@ def _dropout(node: OnnxNode, ctx: UpgradeContext) -> list[OnnxNode]:
     return [node]
 
 
-@_rule(("BatchNormalization",), 9)
+@_rule(("BatchNormalization",), 1 << 30)  # every opset: training mode is refused
 def _batchnorm(node: OnnxNode, ctx: UpgradeContext) -> list[OnnxNode]:
+    if node.attrs.get("training_mode") or any(node.outputs[1:]):
+        # running/saved statistics outputs: irforge is an inference compiler
+        raise UnsupportedOpError(
+            f"BatchNormalization in training mode is not supported (node {node.name!r})",
+            ops=[("BatchNormalization", node.name, None)],
+        )
     spatial = node.attrs.pop("spatial", 1)
     rank = ctx.type_of(node.inputs[0]).rank
     if spatial != 1 and rank > 2:

@@ -31,7 +31,7 @@ def broadcast_shapes(shapes: Sequence[Sequence[InferDim]], op: str) -> tuple[Inf
     out: list[InferDim] = [1] * rank
     for shape in shapes:
         padded = [1] * (rank - len(shape)) + list(shape)
-        out = [broadcast_dims(x, y, op) for x, y in zip(out, padded)]
+        out = [broadcast_dims(x, y, op) for x, y in zip(out, padded, strict=True)]
     return tuple(out)
 
 

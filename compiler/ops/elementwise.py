@@ -99,6 +99,14 @@ def _passthrough_shape_fn(ctx: InferContext) -> ShapeValue | None:
     return ctx.shape_value(0)
 
 
+def _negate_shape_fn(ctx: InferContext) -> ShapeValue | None:
+    """Neg of a static int vector (the expanded LayerNorm negates its axis to count dims)."""
+    value = ctx.shape_value(0)
+    if value is None or not ctx.dtype(0).is_int or not all(isinstance(d, int) for d in value):
+        return None
+    return tuple(-d for d in value)  # type: ignore[operator]
+
+
 def _cast_shape_fn(ctx: InferContext) -> ShapeValue | None:
     to = ctx.attr("to")
     if not isinstance(to, DType) or not to.is_int or not ctx.dtype(0).is_int:
@@ -173,11 +181,11 @@ def _pow(inputs: Arrays, attrs: Mapping[str, AttrValue]) -> Arrays:
 
 @defop("mod", onnx="Mod", inputs=2, attrs={"fmod": attr("int", 0)}, since=10)
 def _mod_infer(ctx: InferContext) -> list[TensorType]:
-    """Elementwise remainder: sign of the divisor (fmod=0) or of the dividend (fmod=1, C fmod)."""
-    types = binary_infer(ctx, NUMERIC)
-    if ctx.dtype(0).is_float and ctx.attr("fmod") != 1:
-        raise ctx.fail("fmod must be 1 for floating-point inputs")
-    return types
+    """Elementwise remainder: sign of the divisor (fmod=0, numpy `mod`, also for floats since the
+    ONNX spec defines it) or of the dividend (fmod=1, C fmod)."""
+    if ctx.attr("fmod") not in (0, 1):
+        raise ctx.fail(f"fmod must be 0 or 1, got {ctx.attr('fmod')}")
+    return binary_infer(ctx, NUMERIC)
 
 
 @kernel("mod")
@@ -223,7 +231,9 @@ _UNARY: dict[str, tuple[str, int, frozenset[DType], Callable[[np.ndarray], np.nd
 def _def_unary(
     name: str, onnx: str, since: int, allowed: frozenset[DType], fn: Callable[..., Any]
 ) -> None:
-    @defop(name, onnx=onnx, since=since)
+    shape_fn = _negate_shape_fn if name == "neg" else None
+
+    @defop(name, onnx=onnx, since=since, shape_fn=shape_fn)
     def _infer(ctx: InferContext) -> list[TensorType]:
         return unary_infer(ctx, allowed)
 

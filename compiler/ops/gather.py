@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from compiler.ops.common import normalize_axes, normalize_axis
-from compiler.ops.shape import const_ints
+from compiler.ops.shape import const_ints, vector_value
 from compiler.registry import InferContext, InferDim, ShapeValue, attr, defop, kernel
 from compiler.types import TensorType
 
@@ -50,7 +50,7 @@ def _sliced_dim(d: InferDim, start: int, end: int, step: int) -> InferDim:
 
 
 def _slice_shape_fn(ctx: InferContext) -> ShapeValue | None:
-    data = ctx.shape_value(0)
+    data = vector_value(ctx, 0)
     if data is None or len(ctx.shape(0)) != 1:
         return None
     params = _slice_params(ctx, 1)
@@ -59,7 +59,7 @@ def _slice_shape_fn(ctx: InferContext) -> ShapeValue | None:
     out = list(data)
     for _, start, end, step in params:
         out = out[slice(start, end, step)]
-    return tuple(out)
+    return None if out and all(d is None for d in out) else tuple(out)
 
 
 @defop("slice", onnx="Slice", inputs=(3, 5), since=10, shape_fn=_slice_shape_fn)

@@ -3,7 +3,8 @@
 Canonical form (opset 18): `axes` is an optional int64 *input*; `keepdims=1`,
 `noop_with_empty_axes=0`. Without axes (or with empty axes) every axis is reduced unless
 `noop_with_empty_axes` is 1, in which case the op is the identity. When `axes` is not a constant,
-the result rank is known only with `keepdims=1` (every dim may then be 1 or unchanged: `None`).
+every result dim is data-dependent (`None`); the rank is rank(x) with `keepdims=1`, else
+rank(x) - len(axes), from the axes input's static length.
 With `noop_with_empty_axes=1` and no axes nothing is reduced, but the elementwise part of the op
 still applies (ReduceSumSquare squares, ReduceL1 takes |x|, ReduceLogSum takes the log).
 """
@@ -49,15 +50,26 @@ def reduce_infer(ctx: InferContext) -> list[TensorType]:
         raise ctx.fail("axes must be a 1-D int64 tensor")
     axes = _const_axes(ctx)
     if axes is None:
-        if not keep:
-            raise ctx.fail("axes is not a constant, so keepdims=0 gives an unknown rank")
-        dims: tuple[InferDim, ...] = (None,) * len(shape)
-        return [TensorType(ctx.dtype(0), dims)]  # type: ignore[arg-type]
+        return [TensorType(ctx.dtype(0), _runtime_axes_dims(ctx, len(shape), keep))]  # type: ignore[arg-type]
     if not axes and ctx.attr("noop_with_empty_axes"):
         return [ctx.type(0)]
     reduced = normalize_axes(axes, len(shape), ctx.op) if axes else tuple(range(len(shape)))
     out = [(1 if i in reduced else d) for i, d in enumerate(shape) if keep or i not in reduced]
     return [TensorType(ctx.dtype(0), tuple(out))]
+
+
+def _runtime_axes_dims(ctx: InferContext, rank: int, keep: bool) -> tuple[InferDim, ...]:
+    """Dims when the axes are data: with keepdims every dim may become 1 (unknown); without it
+    the rank is rank(x) - len(axes), known when the axes vector has a static non-zero length
+    (ONNX forbids repeated axes; an empty vector would mean "all axes" or "none")."""
+    if keep:
+        return (None,) * rank
+    n = ctx.shape(1)[0]
+    if not isinstance(n, int) or n == 0:
+        raise ctx.fail("axes has no static length, so keepdims=0 gives an unknown rank")
+    if n > rank:
+        raise ctx.fail(f"{n} axes for a rank-{rank} input")
+    return (None,) * (rank - n)
 
 
 def _axes_of(inputs: Arrays, attrs: Mapping[str, AttrValue]) -> tuple[int, ...]:

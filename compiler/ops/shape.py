@@ -52,6 +52,18 @@ def vector_len(ctx: InferContext, i: int, what: str) -> int:
     return shape[0]
 
 
+def vector_value(ctx: InferContext, i: int) -> ShapeValue | None:
+    """Input `i`'s elements as dims; for a 1-D int vector of unknown values but static length n,
+    `(None,) * n`, so that shape arithmetic keeps the lengths (and Reshape the rank)."""
+    value = ctx.shape_value(i)
+    if value is not None:
+        return value
+    shape = ctx.shape(i)
+    if len(shape) == 1 and isinstance(shape[0], int) and ctx.dtype(i).is_int:
+        return (None,) * shape[0]
+    return None
+
+
 def _same_elements(ctx: InferContext) -> ShapeValue | None:
     """Shape value of a 0-/1-D result holding the input's elements in order."""
     return ctx.shape_value(0)
@@ -210,10 +222,13 @@ def _unsqueeze_kernel(inputs: list[Any], attrs: dict[str, Any]) -> list[np.ndarr
 
 
 def _concat_shape_fn(ctx: InferContext) -> ShapeValue | None:
-    parts = [ctx.shape_value(i) for i in range(ctx.num_inputs)]
-    if any(p is None for p in parts) or len(ctx.shape(0)) != 1:
+    if len(ctx.shape(0)) != 1:
         return None
-    return tuple(d for p in parts for d in p)  # type: ignore[union-attr]
+    parts = [vector_value(ctx, i) for i in range(ctx.num_inputs)]
+    if any(p is None for p in parts):
+        return None
+    out = tuple(d for p in parts for d in p)  # type: ignore[union-attr]
+    return None if out and all(d is None for d in out) else out
 
 
 @defop("concat", onnx="Concat", inputs=(1, None), attrs={"axis": attr("int", REQUIRED)}, since=11,

@@ -117,3 +117,36 @@ def test_runtime_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_runtime_rejects_unknown_optimization_level() -> None:
     with pytest.raises(BackendError, match="optimization must be one of"):
         run_onnxruntime(onnx.ModelProto(), {}, optimization="max")
+
+
+def _cast_like_graph(round_mode: str) -> Graph:
+    graph = Graph()
+    x = graph.add_input("x", TensorType(DType.FLOAT32, (3,)))
+    like = graph.add_input("like", TensorType(DType.BFLOAT16, (1,)))
+    y = graph.builder().op("cast_like", x, like, round_mode=round_mode)
+    graph.outputs = [y]
+    return graph
+
+
+@pytest.mark.parametrize("opset", [21, 25])
+def test_late_attribute_at_default_is_not_written(opset: int) -> None:
+    # round_mode arrived in CastLike-24: at its default it is left out at every opset, so that
+    # consumers predating it (onnx.reference) load the model; saturate (CastLike-19) likewise.
+    m = to_onnx(_cast_like_graph("up"), opset=opset)
+    onnx.checker.check_model(m, full_check=True)
+    assert m.opset_import[0].version == opset
+    assert _attrs(m, "CastLike") == {}
+    import ml_dtypes
+    from onnx.reference import ReferenceEvaluator
+
+    x = np.array([1.0, 2.5, -3.0], np.float32)
+    (y,) = ReferenceEvaluator(m).run(None, {"x": x, "like": np.zeros(1, ml_dtypes.bfloat16)})
+    np.testing.assert_array_equal(y.astype(np.float32), x)
+
+
+def test_late_attribute_at_non_default_is_written_or_refused() -> None:
+    graph = _cast_like_graph("down")
+    m = to_onnx(graph, opset=25)
+    assert _attrs(m, "CastLike") == {"round_mode": b"down"}
+    with pytest.raises(BackendError, match="round_mode"):
+        to_onnx(graph, opset=21)

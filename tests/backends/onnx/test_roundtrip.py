@@ -8,7 +8,6 @@ outputs and the case's tolerances.
 from __future__ import annotations
 
 import logging
-import re
 import time
 import warnings
 from functools import cache
@@ -55,26 +54,6 @@ FAST = [
 ]
 SLOW = ["transformer64"]  # fmt: skip
 
-# Op problems (owned by the ops files), xfailed here until fixed; see the Foundation report.
-KNOWN_OP_ISSUES = {
-    r"batchnorm_.*training_mode": "batch_normalization allows 1 output; training mode has 3",
-    r"mod_.*fmod_0": "mod inference rejects fmod=0 for float inputs (ONNX tests use it)",
-    r"reduce_.*(do_not_keepdims|_asc_axes|_desc_axes)": "reduce inference needs constant axes "
-    "for keepdims=0 (the axes input's static length gives the rank)",
-    r"^test_(un)?squeeze": "squeeze/unsqueeze inference needs constant axes (the axes input's "
-    "static length gives the rank)",
-    r"layer_normalization_.*_expanded": "a shape vector of unknown length reaches reshape (shape "
-    "arithmetic in the expanded LayerNorm loses the length)",
-    r"bf16_expanded|bfloat16_expanded": "onnx.reference CastLike does not accept the explicit "
-    "round_mode attribute (reference limitation)",
-    r"effnet_lite0_raw|mnist_cnn_raw": "Expand(Shape(W)[0:1]) bias shape is symbolic and conv "
-    "rejects a symbolic bias length",
-}  # fmt: skip
-
-
-def _known_issue(name: str) -> str | None:
-    return next((why for pat, why in KNOWN_OP_ISSUES.items() if re.search(pat, name)), None)
-
 
 def _seeded_feeds(model: onnx.ModelProto, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
@@ -91,14 +70,8 @@ def _seeded_feeds(model: onnx.ModelProto, seed: int = 0) -> dict[str, np.ndarray
 
 
 def _model_roundtrip(path: Any) -> None:
-    why = _known_issue(path.stem)
     original = onnx.load(path)
-    try:
-        exported = roundtrip(original)
-    except Exception:
-        if why:
-            pytest.xfail(why)
-        raise
+    exported = roundtrip(original)
     feeds = _seeded_feeds(original)
     want = list(run_onnxruntime(original, feeds).values())
     got = list(run_onnxruntime(exported, feeds).values())
@@ -137,20 +110,45 @@ def _case_names() -> list[str]:
 def test_node_case_roundtrip(case_name: str) -> None:
     result = check_case(_cases()[case_name])
     if result.status == "uncovered":
-        pytest.skip(f"ops not covered by the registry: {', '.join(result.op_types)}")
-    if result.status == "fail" and _known_issue(case_name):
-        pytest.xfail(f"{_known_issue(case_name)}: {result.detail}")
+        pytest.skip(
+            result.detail or f"ops not covered by the registry: {', '.join(result.op_types)}"
+        )
     assert result.status == "pass", result.detail
 
 
 def test_node_sweep_summary(capsys: Any) -> None:
     start = time.perf_counter()
     report = sweep(_cases().values())
-    unexpected = [r.name for r in report.results if r.status == "fail" and not _known_issue(r.name)]
-    line = f"{report.summary()}; unexpected failures {len(unexpected)}; " \
-        f"{time.perf_counter() - start:.1f} s"  # fmt: skip
+    failures = [r.name for r in report.results if r.status == "fail"]
+    line = f"{report.summary()}; {time.perf_counter() - start:.1f} s"
     log.info(line)
     with capsys.disabled():
         print(f"\n{line}")  # the one summary line the sweep exists for
     assert report.covered > 0
-    assert not unexpected, unexpected[:20]
+    assert not failures, failures[:20]
+
+
+def _batchnorm_training_model() -> onnx.ModelProto:
+    h = onnx.helper
+    vec = [h.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [3]) for n in "sbmv"]
+    x = h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 3, 4])
+    outs = [h.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None) for n in ("y", "rm", "rv")]
+    node = h.make_node("BatchNormalization", ["x", *"sbmv"], ["y", "rm", "rv"], training_mode=1)
+    graph = h.make_graph([node], "bn", [x, *vec], outs)
+    return h.make_model(graph, opset_imports=[h.make_opsetid("", 15)])
+
+
+def test_batchnorm_training_mode_is_unsupported_and_uncovered() -> None:
+    from compiler.errors import UnsupportedOpError
+    from compiler.frontend.onnx_import import load
+
+    model = _batchnorm_training_model()
+    with pytest.raises(UnsupportedOpError, match="BatchNormalization in training mode"):
+        load(model)
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in ((2, 3, 4), *[(3,)] * 4)]
+    case = type("Case", (), {"name": "bn_training", "model": model, "rtol": 1e-3, "atol": 1e-7,
+                             "data_sets": [(arrays, [arrays[0]] * 3)]})  # fmt: skip
+    result = check_case(case)
+    assert result.status == "uncovered", result
+    assert "training mode" in result.detail

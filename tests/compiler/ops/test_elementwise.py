@@ -71,15 +71,22 @@ def test_pow_kernel(dtype: str) -> None:
 
 
 @pytest.mark.parametrize("fmod", [0, 1])
-@pytest.mark.parametrize("dtype", ["int32", "int64", "int8", "float32"])
+@pytest.mark.parametrize("dtype", ["int32", "int64", "int8", "float16", "float32", "float64"])
 def test_mod_kernel(fmod: int, dtype: str) -> None:
-    if dtype == "float32" and fmod == 0:
-        with pytest.raises(CompilerError, match="fmod"):
-            build("mod", [TensorType(F32, (2,)), TensorType(F32, (2,))])
-        return
     a = rand((3, 4), dtype, -20, 20)
     b = rand((4,), dtype, 1, 6) * np.array([1, -1, 1, -1], dtype)
     check_kernel("mod", "Mod", [a, b], {"fmod": fmod})
+
+
+def test_mod_float_fmod_0_signs_follow_divisor() -> None:
+    a = np.array([-4.5, 4.5, -0.0, 0.0, np.inf, 3.0], np.float32)
+    b = np.array([2.0, -2.0, 3.0, -3.0, 2.0, np.inf], np.float32)
+    check_kernel("mod", "Mod", [a, b], {"fmod": 0})
+
+
+def test_mod_rejects_bad_fmod() -> None:
+    with pytest.raises(CompilerError, match="fmod"):
+        build("mod", [TensorType(F32, (2,)), TensorType(F32, (2,))], {"fmod": 2})
 
 
 UNARY = [

@@ -277,3 +277,38 @@ def test_shape_functions_of_size_and_constant_of_shape():
     graph.outputs = [node.output]
     verify(graph)
     assert _infer_all(graph)["y"] == f32(1, 1, 6)
+
+
+def test_expanded_layer_norm_reduced_shape_is_static():
+    """concat(shape(x)[0:-1], constant_of_shape(neg([-1]), 1)): the LayerNorm function body."""
+    graph = Graph()
+    x = graph.add_input("x", f32("N", 3, 4))
+    b = graph.builder()
+    prefix = b.slice(b.shape(x), b.const(np.array([0], np.int64)), b.const(np.int64([-1])))
+    count = b.neg(b.const(np.array([-1], np.int64)))
+    ones = np.array([1], np.int64)
+    suffix = b.insert(graph.create_node("constant_of_shape", [count], {"value": ones},
+                                        output_types=[tensor(DType.INT64, 1)])).output  # fmt: skip
+    target = b.concat(prefix, suffix, axis=0)
+    mean = graph.add_input("mean", f32("N", 3))
+    node = graph.create_node("reshape", [mean, target], output_types=[f32("N", 3, 1)], names=["y"])
+    graph.append(node)
+    graph.outputs = [node.output]
+    verify(graph)
+    assert _infer_all(graph)["y"] == f32("N", 3, 1)
+
+
+def test_concat_keeps_known_dims_beside_a_vector_of_static_length():
+    graph = Graph()
+    x = graph.add_input("x", f32("N", 3, 4))
+    tail = graph.add_input("tail", tensor(DType.INT64, 2))
+    b = graph.builder()
+    head = b.slice(b.shape(x), b.const(np.array([0], np.int64)), b.const(np.int64([1])))
+    target = b.concat(head, tail, axis=0)
+    node = graph.create_node("reshape", [x, target], output_types=[f32("N", "a", "b")])
+    graph.append(node)
+    graph.outputs = [node.output]
+    verify(graph)
+    types = _infer_all(graph)
+    assert types[node.output.name].shape[0] == "N"
+    assert types[node.output.name].rank == 3
