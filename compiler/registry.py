@@ -63,9 +63,13 @@ def attr(kind: str, default: Any = None) -> AttrSpec:
 
 
 class InferContext:
-    """What an inference function may look at for one node."""
+    """What an inference function may look at for one node.
 
-    __slots__ = ("op", "attrs", "values", "num_outputs", "_shape_values")
+    `read_data` records whether inference looked at input *data* (`const`, `shape_value`) rather
+    than only at types and attributes; results that did not may be reused for identical nodes.
+    """
+
+    __slots__ = ("op", "attrs", "values", "num_outputs", "_shape_values", "read_data")
 
     def __init__(
         self,
@@ -80,6 +84,7 @@ class InferContext:
         self.values = values
         self.num_outputs = num_outputs
         self._shape_values = shape_values
+        self.read_data = False
 
     @property
     def num_inputs(self) -> int:
@@ -105,11 +110,13 @@ class InferContext:
 
     def const(self, i: int) -> np.ndarray | None:
         """The input's array when it is produced by a `const` node."""
+        self.read_data = True
         value = self.values[i] if i < len(self.values) else None
         return None if value is None else value.const_value()
 
     def shape_value(self, i: int) -> ShapeValue | None:
         """A 0-/1-D integer input's elements as dims, where known (constants and shape math)."""
+        self.read_data = True
         value = self.values[i] if i < len(self.values) else None
         if value is None:
             return None
@@ -117,7 +124,7 @@ class InferContext:
         if array is not None:
             if array.dtype.kind not in "iu" or array.ndim > 1:
                 return None
-            return tuple(int(x) for x in array.reshape(-1))
+            return tuple(array.reshape(-1).tolist())  # Python ints, like int(x) per element
         if self._shape_values is None:
             return None
         return self._shape_values.get(value)
@@ -289,9 +296,16 @@ def coerce_attr(kind: str, value: Any) -> AttrValue:
 
 
 def canonical_attrs(
-    opdef: OpDef, attrs: Mapping[str, Any], ctx: InferContext
+    opdef: OpDef,
+    attrs: Mapping[str, Any],
+    ctx: InferContext,
+    kinds: Mapping[str, str] | None = None,
 ) -> dict[str, AttrValue]:
-    """Validate and coerce attributes, fill defaults; raises InferError on unknown or missing ones."""
+    """Validate and coerce attributes, fill defaults; raises InferError on unknown or missing ones.
+
+    `kinds` names the attributes whose values are already in the canonical form of a kind (a
+    frontend that decodes straight to it); those whose kind matches the schema skip coercion.
+    """
     specs = opdef.attrs
     out = dict(_defaults(opdef))
     for key, value in attrs.items():
@@ -299,6 +313,9 @@ def canonical_attrs(
         if spec is None:
             valid = ", ".join(sorted(specs)) or "none"
             raise InferError(f"{opdef.name}: unknown attribute {key!r} (valid: {valid})")
+        if kinds is not None and kinds.get(key) == spec.kind:
+            out[key] = value
+            continue
         try:
             out[key] = coerce_attr(spec.kind, value)
         except (TypeError, ValueError, KeyError) as exc:

@@ -7,7 +7,6 @@ A `TensorType` is a dtype and a shape whose dims are `int` (static) or `str` (a 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
@@ -40,6 +39,10 @@ class DType(enum.Enum):
     FLOAT8E4M3FNUZ = "f8e4m3fnuz"
     FLOAT8E5M2 = "f8e5m2"
     FLOAT8E5M2FNUZ = "f8e5m2fnuz"
+
+    # Members are singletons compared by identity; the identity hash is C-level, unlike Enum's
+    # `hash(self._name_)`, and dtypes are hashed in every TensorType key and dtype set.
+    __hash__ = object.__hash__
 
     @property
     def short(self) -> str:
@@ -115,17 +118,35 @@ def _numpy_type(dtype: DType) -> type | np.dtype:
     return np.dtype(getattr(ml_dtypes, _ML_DTYPES[dtype]))
 
 
-@dataclass(frozen=True, slots=True)
 class TensorType:
-    """A tensor's element type and shape.
+    """A tensor's element type and shape; immutable: never assign its fields.
+
+    A plain slotted class rather than a frozen dataclass: frontends build one per value and a
+    frozen dataclass's `object.__setattr__` doubles the construction cost. Equality, hashing and
+    repr are those of the dataclass it replaces.
 
     Args:
         dtype: Element type.
         shape: Dims, each an `int` (static, >= 0) or a `str` symbol; `None` for unknown rank.
     """
 
-    dtype: DType
-    shape: tuple[Dim, ...] | None
+    __slots__ = ("dtype", "shape")
+    __match_args__ = ("dtype", "shape")
+
+    def __init__(self, dtype: DType, shape: tuple[Dim, ...] | None) -> None:
+        self.dtype = dtype
+        self.shape = shape
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not TensorType:
+            return NotImplemented
+        return self.dtype is other.dtype and self.shape == other.shape  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.dtype, self.shape))
+
+    def __repr__(self) -> str:
+        return f"TensorType(dtype={self.dtype!r}, shape={self.shape!r})"
 
     @property
     def rank(self) -> int:

@@ -21,12 +21,7 @@ def node_label(node: onnx.NodeProto, index: int) -> str:
     return node.name or f"{node.op_type}#{index}"
 
 
-def collect_names(graph: onnx.GraphProto, model: str) -> tuple[set[str], dict[str, int]]:
-    """The names defined outside nodes, and the producing node index of every node output.
-
-    Raises:
-        FrontendError: on a name defined twice (naming the tensor and the node).
-    """
+def _outer_names(graph: onnx.GraphProto) -> set[str]:
     outer: set[str] = set()
     for tensor in graph.initializer:
         if tensor.name in outer:
@@ -37,20 +32,46 @@ def collect_names(graph: onnx.GraphProto, model: str) -> tuple[set[str], dict[st
         if vi.name in inputs:
             raise FrontendError(f"graph input {vi.name!r} is declared twice")
         inputs.add(vi.name)
-    outer |= inputs
+    return outer | inputs
+
+
+def _defined_twice(name: str, node: onnx.NodeProto, index: int, model: str) -> FrontendError:
+    label = node_label(node, index)
+    return FrontendError(
+        f"tensor {name!r} is defined twice (again as an output of {label!r})",
+        OnnxLoc(model, label),
+    )
+
+
+def check_graph(
+    graph: onnx.GraphProto, model: str
+) -> tuple[set[str], dict[str, int], Sequence[int]]:
+    """`collect_names`, `check_edges` and `node_order` in one pass over the nodes.
+
+    Returns the names defined outside nodes, the producer index of every node output and a valid
+    node order. A file whose nodes are already in order (the common case) is walked once; any other
+    falls back to the separate checks, which report the same errors in the same precedence.
+    """
+    outer = _outer_names(graph)
     producers: dict[str, int] = {}
+    in_order = True
     for i, node in enumerate(graph.node):
+        if in_order:
+            for name in node.input:
+                if name and name not in producers and name not in outer:
+                    in_order = False  # out of order or dangling: decided after every name is known
+                    break
         for name in node.output:
             if not name:
                 continue
             if name in producers or name in outer:
-                raise FrontendError(
-                    f"tensor {name!r} is defined twice (again as an output of "
-                    f"{node_label(node, i)!r})",
-                    OnnxLoc(model, node_label(node, i)),
-                )
+                raise _defined_twice(name, node, i, model)
             producers[name] = i
-    return outer, producers
+    if in_order:
+        _check_outputs(graph, outer, producers)
+        return outer, producers, range(len(graph.node))
+    check_edges(graph, outer, producers, model)
+    return outer, producers, _sort(graph, outer, producers, model)
 
 
 def check_edges(
@@ -66,22 +87,13 @@ def check_edges(
                     f"defined (dangling edge)",
                     OnnxLoc(model, label),
                 )
+    _check_outputs(graph, outer, producers)
+
+
+def _check_outputs(graph: onnx.GraphProto, outer: set[str], producers: dict[str, int]) -> None:
     for vi in graph.output:
         if vi.name not in outer and vi.name not in producers:
             raise FrontendError(f"graph output {vi.name!r} is never defined")
-
-
-def node_order(
-    graph: onnx.GraphProto, outer: set[str], producers: dict[str, int], model: str
-) -> Sequence[int]:
-    """Node indices in a valid program order: the file's own when it is topological."""
-    nodes = graph.node
-    seen = set(outer)
-    for node in nodes:
-        if any(name and name not in seen for name in node.input):
-            return _sort(graph, outer, producers, model)
-        seen.update(node.output)
-    return range(len(nodes))
 
 
 def _deps(node: onnx.NodeProto, outer: set[str], producers: dict[str, int]) -> set[int]:

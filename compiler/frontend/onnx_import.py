@@ -17,16 +17,11 @@ from typing import Any
 import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import AttributeProto
 
 from compiler.errors import CompilerError, FrontendError, UnsupportedOpError
 from compiler.frontend import onnx_graph
-from compiler.frontend.onnx_data import (
-    TensorReader,
-    dtype_of_array,
-    onnx_dtype,
-    sparse_to_array,
-)
+from compiler.frontend.onnx_attrs import constant_array, decode_attrs, dtype_attrs
+from compiler.frontend.onnx_data import ONNX_TO_DTYPE, TensorReader, dtype_of_array, onnx_dtype
 from compiler.frontend.onnx_upgrade import OnnxNode, needs_upgrade, renamed_op, upgrade
 from compiler.graph import Graph
 from compiler.ir import Node, Value
@@ -152,6 +147,8 @@ class _Importer:
         self.shape_values: dict[Value, ShapeValue] = {}
         self.symbols = _Symbols(_declared_symbols(self.gproto))
         self.opdefs: dict[tuple[str, str], OpDef | None] = {}
+        self.memo: dict[tuple[Any, ...], tuple[dict[str, Any], tuple[TensorType, ...],
+                                                ShapeValue | None]] = {}  # fmt: skip
         self.names: set[str] = set()
         self.loc = OnnxLoc(self.model, "")
         self.dtype_ops = {
@@ -161,9 +158,7 @@ class _Importer:
     # -- driver ----------------------------------------------------------------------------------
     def run(self) -> Graph:
         self._check_supported()
-        outer, producers = onnx_graph.collect_names(self.gproto, self.model)
-        onnx_graph.check_edges(self.gproto, outer, producers, self.model)
-        order = onnx_graph.node_order(self.gproto, outer, producers, self.model)
+        outer, producers, order = onnx_graph.check_graph(self.gproto, self.model)
         self.names = outer | set(producers)
         self._import_inputs()
         nodes = self.gproto.node
@@ -178,14 +173,22 @@ class _Importer:
             self.opdefs[key] = find_onnx_op(op_type, domain)
         return self.opdefs[key]
 
+    def _supports(self, domain: str, op_type: str) -> bool:
+        if domain == "" and op_type == "Constant":
+            return True
+        return op_type not in SUBGRAPH_OPS and self._find(renamed_op(op_type), domain) is not None
+
     def _check_supported(self) -> None:
         bad: list[tuple[str, str, OnnxLoc]] = []
+        known: dict[tuple[str, str], bool] = {}  # per (domain, op type): a model has few
         for i, node in enumerate(self.gproto.node):
+            key = (node.domain, node.op_type)
+            ok = known.get(key)
+            if ok is None:
+                ok = known[key] = self._supports("" if key[0] == "ai.onnx" else key[0], key[1])
+            if ok:
+                continue
             domain = "" if node.domain == "ai.onnx" else node.domain
-            if domain == "" and node.op_type == "Constant":
-                continue
-            if node.op_type not in SUBGRAPH_OPS and self._find(renamed_op(node.op_type), domain):
-                continue
             label = onnx_graph.node_label(node, i)
             shown = f"{domain}::{node.op_type}" if domain else node.op_type
             bad.append((shown, label, OnnxLoc(self.model, label)))
@@ -208,14 +211,15 @@ class _Importer:
             if declared is None or declared.shape is None:
                 raise FrontendError(f"graph input {vi.name!r} has no tensor type with a rank")
             self.values[vi.name] = self.graph.add_input(vi.name, self._name_dims(declared))
+        read, model = self.reader.read, self.model
         for tensor in self.gproto.initializer:
-            array = self.reader.read(tensor, f"initializer {tensor.name!r}")
-            self._add_const(array, tensor.name, onnx_dtype(tensor.data_type, tensor.name),
-                            OnnxLoc(self.model, tensor.name))  # fmt: skip
+            name = tensor.name
+            array = read(tensor, f"initializer {name!r}")  # validates the element type
+            self._add_const(array, name, ONNX_TO_DTYPE[tensor.data_type], OnnxLoc(model, name))
 
     def _add_const(self, array: np.ndarray, name: str, dtype: DType, loc: OnnxLoc) -> None:
-        ttype = TensorType(dtype, tuple(array.shape))
-        node = Node("const", (), (ttype,), {"value": array}, loc, (name,))
+        ttype = TensorType(dtype, array.shape)
+        node = Node.adopt("const", [], (ttype,), {"value": array}, loc, (name,))
         self.graph.append(node)
         self.values[name] = node.outputs[0]
 
@@ -261,10 +265,9 @@ class _Importer:
         label = proto.name or f"{op_type}#{index}"
         loc = OnnxLoc(self.model, label)
         domain = "" if proto.domain == "ai.onnx" else proto.domain
-        attrs = {a.name: self._attr(a, label, loc) for a in proto.attribute} \
-            if proto.attribute else {}  # fmt: skip
+        attrs, kinds = decode_attrs(proto, self.reader, label, loc)
         if domain or not needs_upgrade(op_type, self.opset):
-            self._emit(op_type, domain, proto.input, proto.output, attrs, label, loc)
+            self._emit(op_type, domain, proto.input, proto.output, attrs, label, loc, kinds)
             return
         if op_type == "Constant":
             self._import_constant(proto, attrs, label, loc)
@@ -280,46 +283,21 @@ class _Importer:
             self._emit(part.op_type, part.domain, part.inputs, part.outputs, part.attrs,
                        part.name, loc)  # fmt: skip
 
-    def _attr(self, a: AttributeProto, label: str, loc: OnnxLoc) -> Any:
-        t = a.type
-        if t == AttributeProto.INT:
-            return a.i
-        if t == AttributeProto.FLOAT:
-            return a.f
-        if t == AttributeProto.STRING:
-            return a.s.decode("utf-8", errors="replace")
-        if t == AttributeProto.INTS:
-            return list(a.ints)
-        if t == AttributeProto.FLOATS:
-            return list(a.floats)
-        if t == AttributeProto.STRINGS:
-            return [s.decode("utf-8", errors="replace") for s in a.strings]
-        what = f"attribute {a.name!r} of node {label!r}"
-        try:
-            if t == AttributeProto.TENSOR:
-                return self.reader.read(a.t, what)
-            if t == AttributeProto.SPARSE_TENSOR:
-                return sparse_to_array(self.reader, a.sparse_tensor, what)
-        except FrontendError as exc:
-            raise FrontendError(exc.message, loc) from exc
-        kind = AttributeProto.AttributeType.Name(t) if t in AttributeProto.AttributeType.values() \
-            else str(t)  # fmt: skip
-        raise FrontendError(f"{what} has unsupported kind {kind}", loc)
-
     def _import_constant(self, proto: onnx.NodeProto, attrs: dict[str, Any], label: str,
                          loc: OnnxLoc) -> None:  # fmt: skip
         if len(attrs) != 1 or len(proto.output) != 1:
             raise FrontendError(f"Constant node {label!r} needs exactly one value attribute", loc)
         key, value = next(iter(attrs.items()))
-        array = _constant_array(key, value)
+        array = constant_array(key, value)
         if array is None:
             raise FrontendError(f"Constant node {label!r}: unsupported attribute {key!r}", loc)
         self._add_const(array, proto.output[0], _dtype_of(array, label, loc), loc)
 
     def _emit(
         self, op_type: str, domain: str, in_names: Sequence[str], out_names: Sequence[str],
-        attrs: dict[str, Any], label: str, loc: OnnxLoc,
+        attrs: dict[str, Any], label: str, loc: OnnxLoc, kinds: dict[str, str] | None = None,
     ) -> None:  # fmt: skip
+        """Add one node; `kinds` gives the attributes already decoded to canonical values."""
         opdef = self._find(op_type, domain)
         if opdef is None:  # an upgrade produced an op that is not registered
             raise UnsupportedOpError(f"op {op_type} is not supported", loc,
@@ -335,11 +313,11 @@ class _Importer:
         if problem:
             raise FrontendError(f"node {label!r}: {problem}", loc)
         if attrs and opdef.name in self.dtype_ops:
-            _dtype_attrs(opdef, attrs, label, loc)
-        canon, types, shape_value = self._infer(opdef, attrs, inputs, len(outs), label, loc)
+            dtype_attrs(opdef, attrs, label, loc)
+        canon, types, shape_value = self._infer(opdef, attrs, kinds, inputs, len(outs), label, loc)
         if "" in outs:
             outs = [o or self.fresh(f"{label}_out") for o in outs]
-        ir_node = Node(opdef.name, inputs, types, canon, loc, outs)
+        ir_node = Node.adopt(opdef.name, inputs, types, canon, loc, outs)
         self.graph.append(ir_node)
         for name, value in zip(outs, ir_node.outputs, strict=True):
             values[name] = value
@@ -347,13 +325,36 @@ class _Importer:
             self.shape_values[ir_node.outputs[0]] = shape_value
 
     def _infer(
-        self, opdef: OpDef, attrs: dict[str, Any], inputs: list[Value | None], n_out: int,
-        label: str, loc: OnnxLoc,
+        self, opdef: OpDef, attrs: dict[str, Any], kinds: dict[str, str] | None,
+        inputs: list[Value | None], n_out: int, label: str, loc: OnnxLoc,
     ) -> tuple[dict[str, Any], list[TensorType], ShapeValue | None]:  # fmt: skip
+        # Real models repeat the same layer many times: a node with the same op, attributes and
+        # input types as an earlier one whose inference read no input data gets the same result.
+        in_types = tuple([None if v is None else v.type for v in inputs])
+        key: tuple[Any, ...] | None = (opdef.name, n_out, tuple(attrs.items()), in_types)
+        try:
+            cached = self.memo.get(key)
+        except TypeError:  # an array or list attribute: not worth hashing
+            key = cached = None
+        if cached is not None:
+            canon, types, shape_value = cached
+            canon = dict(canon)  # each node owns its attributes
+        else:
+            canon, types, shape_value, read_data = self._run_inference(
+                opdef, attrs, kinds, inputs, n_out, label, loc
+            )
+            if key is not None and not read_data:
+                self.memo[key] = (canon, types, shape_value)
+        return canon, self._named(types, opdef, label, loc), shape_value
+
+    def _run_inference(
+        self, opdef: OpDef, attrs: dict[str, Any], kinds: dict[str, str] | None,
+        inputs: list[Value | None], n_out: int, label: str, loc: OnnxLoc,
+    ) -> tuple[dict[str, Any], tuple[TensorType, ...], ShapeValue | None, bool]:  # fmt: skip
         # `registry.infer_types`, inlined to share one InferContext with `canonical_attrs`.
         try:
             ctx = InferContext(opdef.name, {}, inputs, n_out, self.shape_values)
-            canon = canonical_attrs(opdef, attrs, ctx)
+            canon = canonical_attrs(opdef, attrs, ctx, kinds)
             ctx.attrs = canon
             types = opdef.infer(ctx)
             if len(types) != n_out:
@@ -366,14 +367,21 @@ class _Importer:
                 f"node {label!r} ({opdef.onnx}): inference failed with "
                 f"{type(exc).__name__}: {exc}", loc,
             ) from exc  # fmt: skip
+        return canon, tuple(types), shape_value, ctx.read_data
+
+    def _named(
+        self, types: tuple[TensorType, ...], opdef: OpDef, label: str, loc: OnnxLoc
+    ) -> list[TensorType]:
+        """The inferred types with every unknown dim named by a fresh symbol."""
+        out = list(types)
         for i, t in enumerate(types):
             if t.shape is None:
                 raise FrontendError(
                     f"node {label!r} ({opdef.onnx}): cannot infer the rank of output {i}", loc
                 )
             if None in t.shape:
-                types[i] = self._name_dims(t)
-        return canon, types, shape_value
+                out[i] = self._name_dims(t)
+        return out
 
     # -- UpgradeContext ----------------------------------------------------------------------------
     def const(self, array: np.ndarray, hint: str) -> str:
@@ -418,30 +426,6 @@ def _check_declared(declared: TensorType, value: Value, name: str) -> None:
         raise FrontendError(
             f"graph output {name!r} is declared with {problem} but irforge infers {ours}", loc
         )
-
-
-def _dtype_attrs(opdef: OpDef, attrs: dict[str, Any], label: str, loc: OnnxLoc) -> dict[str, Any]:
-    """ONNX stores dtype attributes (Cast.to) as element-type ints: map them to DType."""
-    for key, value in attrs.items():
-        spec = opdef.attrs.get(key)
-        if spec is not None and spec.kind == "dtype" and isinstance(value, int):
-            try:
-                attrs[key] = onnx_dtype(value, f"attribute {key!r} of node {label!r}")
-            except FrontendError as exc:
-                raise FrontendError(exc.message, loc) from exc
-    return attrs
-
-
-def _constant_array(key: str, value: Any) -> np.ndarray | None:
-    if key in ("value", "sparse_value"):
-        return value
-    table = {"value_float": np.float32, "value_floats": np.float32, "value_int": np.int64,
-             "value_ints": np.int64, "value_string": object, "value_strings": object}  # fmt: skip
-    if key not in table:
-        return None
-    array = np.array(value, dtype=table[key])
-    array.flags.writeable = False
-    return array
 
 
 def _dtype_of(array: np.ndarray, label: str, loc: OnnxLoc) -> DType:
