@@ -8,9 +8,11 @@ Declared graph-output types are checked against the inferred ones.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +63,22 @@ def load(model: ModelSource, *, name: str | None = None) -> Graph:
     """
     proto, base_dir, model_name = _read(model)
     proto = _ensure_min_opset(proto, model_name)
-    return _Importer(proto, TensorReader(base_dir), model_name, name).run()
+    with _gc_paused():
+        return _Importer(proto, TensorReader(base_dir), model_name, name).run()
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    # An import allocates tens of thousands of long-lived objects; the collections their
+    # allocation triggers free nothing yet cost ~5% of the import. Garbage is collected later.
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _read(model: ModelSource) -> tuple[onnx.ModelProto, Path | None, str]:
