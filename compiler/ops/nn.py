@@ -163,6 +163,8 @@ def window_patches(
 
 def accum_dtype(dtype: np.dtype) -> np.dtype:
     """Accumulate half-precision math in float32; everything else in its own type."""
+    if dtype.kind == "V" and dtype.name.startswith(("bfloat16", "float8")):  # ml_dtypes floats
+        return np.dtype(np.float32)
     return np.dtype(np.float32) if dtype.kind == "f" and dtype.itemsize < 4 else dtype
 
 

@@ -177,8 +177,12 @@ def _dropout_kernel(inputs: list[Any], attrs: dict[str, Any]) -> list[np.ndarray
     training = len(inputs) > 2 and inputs[2] is not None and bool(inputs[2])
     if not training or ratio == 0.0:
         return [x, np.ones(x.shape, dtype=bool)]
-    rng = np.random.default_rng(attrs.get("seed"))
-    mask = rng.uniform(size=x.shape) >= ratio
+    seed = attrs.get("seed")
+    # With a seed, draw like the ONNX reference (legacy MT19937 seeded with it) so runs reproduce.
+    uniform = (
+        np.random.default_rng().uniform if seed is None else np.random.RandomState(seed).uniform
+    )
+    mask = uniform(0.0, 1.0, x.shape) >= ratio
     scale = np.asarray(1.0 / (1.0 - ratio), dtype=x.dtype)
     return [(x * mask * scale).astype(x.dtype), mask]
 

@@ -82,8 +82,20 @@ def _axes_of(inputs: Arrays, attrs: Mapping[str, AttrValue]) -> tuple[int, ...]:
     return tuple(int(a) % max(x.ndim, 1) for a in given.reshape(-1))
 
 
+def _extreme(x: np.ndarray, *, low: bool) -> Any:
+    """The identity of max (low) or min over x's dtype: an empty reduction yields it (opset 18)."""
+    if x.dtype == np.bool_:
+        return not low
+    if x.dtype.kind in "iu":
+        info = np.iinfo(x.dtype)
+        return info.min if low else info.max
+    return -np.inf if low else np.inf
+
+
 def _log_sum_exp(x: np.ndarray, axes: tuple[int, ...], keep: bool) -> np.ndarray:
-    finite_max = np.max(np.where(np.isinf(x), -np.inf, x), axis=axes, keepdims=True)
+    finite_max = np.max(
+        np.where(np.isinf(x), -np.inf, x), axis=axes, keepdims=True, initial=-np.inf
+    )
     finite_max = np.where(np.isfinite(finite_max), finite_max, 0).astype(x.dtype)
     total = np.sum(np.exp(x - finite_max), axis=axes, keepdims=True, dtype=x.dtype)
     out = np.log(total) + finite_max
@@ -96,8 +108,10 @@ _REDUCE: dict[str, tuple[str, int, frozenset[DType], ReduceFn]] = {
                    lambda x, a, k: np.sum(x, axis=a, keepdims=k, dtype=x.dtype)),
     "reduce_mean": ("ReduceMean", 18, _BASIC,
                     lambda x, a, k: np.mean(x, axis=a, keepdims=k, dtype=x.dtype)),
-    "reduce_max": ("ReduceMax", 18, _MINMAX, lambda x, a, k: np.max(x, axis=a, keepdims=k)),
-    "reduce_min": ("ReduceMin", 18, _MINMAX, lambda x, a, k: np.min(x, axis=a, keepdims=k)),
+    "reduce_max": ("ReduceMax", 18, _MINMAX,
+                   lambda x, a, k: np.max(x, axis=a, keepdims=k, initial=_extreme(x, low=True))),
+    "reduce_min": ("ReduceMin", 18, _MINMAX,
+                   lambda x, a, k: np.min(x, axis=a, keepdims=k, initial=_extreme(x, low=False))),
     "reduce_prod": ("ReduceProd", 18, _BASIC,
                     lambda x, a, k: np.prod(x, axis=a, keepdims=k, dtype=x.dtype)),
     "reduce_l1": ("ReduceL1", 18, _BASIC,
