@@ -1,6 +1,7 @@
 """Less common ops: inverse hyperbolics, Swish, CumProd, Compress, ReverseSequence, Det.
 
-RotaryEmbedding lives in `compiler.ops.rotary` (imported at the end).
+RotaryEmbedding and Attention live in `compiler.ops.rotary` and `compiler.ops.attention`
+(imported at the end).
 """
 
 from __future__ import annotations
@@ -158,4 +159,4 @@ def _det_kernel(inputs: Arrays, attrs: Mapping[str, AttrValue]) -> Arrays:
     return [np.asarray(np.linalg.det(x.astype(acc))).astype(x.dtype)]
 
 
-from compiler.ops import rotary  # noqa: E402,F401
+from compiler.ops import attention, rotary  # noqa: E402,F401
