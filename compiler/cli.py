@@ -19,6 +19,8 @@ EPILOG = """examples:
   irforge inspect model.onnx --ir            ... and the full textual IR
   irforge convert model.onnx model.ir        ONNX -> textual IR (+ model.ir.npz for large weights)
   irforge convert model.ir out.onnx --opset 18
+  irforge run model.onnx --random --shape x=1x3x224x224        reference outputs (numpy backend)
+  irforge run model.onnx --inputs in.npz --backend onnxruntime --save out.npz
   irforge demo                               the main job on the bundled MNIST model
 """
 
@@ -39,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", type=Path)
     p.add_argument("--opset", type=int, default=None, help="ONNX opset of the output")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
+    from compiler.cli_run import add_parser as add_run_parser
+
+    add_run_parser(sub)
     p = sub.add_parser("demo", help="run the main job on the bundled MNIST model")
     p.add_argument("--model", type=Path, default=None, help="another ONNX model instead")
     return parser
@@ -92,4 +97,10 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args.model)
 
 
-_COMMANDS = {"inspect": _inspect, "convert": _convert, "demo": _demo}
+def _run(args: argparse.Namespace) -> int:
+    from compiler.cli_run import run_command
+
+    return run_command(args)
+
+
+_COMMANDS = {"inspect": _inspect, "convert": _convert, "run": _run, "demo": _demo}

@@ -1,0 +1,188 @@
+"""`irforge run`: execute a model on the NumPy reference backend or in ONNX Runtime.
+
+Driver layer: backends are imported lazily inside functions. Inputs come from an `.npz` keyed by
+graph input names, or are drawn at random (seeded); `--shape name=1x3x224x224` fixes symbolic dims.
+Outputs are summarized on stdout and optionally saved to an `.npz` keyed by graph output names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from compiler.errors import CompilerError
+from compiler.graph import Graph
+from compiler.ir import Value
+from compiler.types import DType
+
+BACKENDS = ("numpy", "onnxruntime")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register the `run` subcommand."""
+    p = sub.add_parser("run", help="run a model (numpy reference backend or ONNX Runtime)")
+    p.add_argument("model", type=Path)
+    p.add_argument("--backend", choices=BACKENDS, default="numpy")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--inputs", type=Path, metavar="FILE.npz", help="inputs by graph name")
+    source.add_argument("--random", action="store_true", help="random-normal inputs")
+    p.add_argument("--seed", type=int, default=0, help="seed of --random (default 0)")
+    p.add_argument("--shape", action="append", default=[], metavar="NAME=DIMS",
+                   help="dims of an input for --random, e.g. x=1x3x224x224")  # fmt: skip
+    p.add_argument("--float64", action="store_true", help="compute in float64 (numpy backend)")
+    p.add_argument("--save", type=Path, metavar="OUT.npz", help="save the outputs by name")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --save file")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """The body of `irforge run`; raises CompilerError on bad input (exit status 2)."""
+    from compiler.driver import load_model
+
+    _check_options(args)
+    graph = load_model(args.model)
+    if args.inputs is not None:
+        inputs = load_inputs(args.inputs)
+    else:
+        inputs = random_inputs(graph, parse_shapes(args.shape), args.seed)
+    outputs = execute(graph, inputs, backend=args.backend, float64=args.float64)
+    print(summarize_outputs(outputs))
+    if args.save is not None:
+        save_outputs(outputs, args.save)
+        print(f"wrote {args.save} ({len(outputs)} outputs)")
+    return 0
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    if args.inputs is None and not args.random:
+        raise CompilerError("give the inputs: --inputs FILE.npz or --random")
+    if args.shape and not args.random:
+        raise CompilerError("--shape applies to --random inputs only")
+    if args.float64 and args.backend != "numpy":
+        raise CompilerError("--float64 needs --backend numpy")
+    if args.save is None:
+        return
+    if args.save.suffix != ".npz":
+        raise CompilerError(f"--save needs a .npz file name, not {args.save}")
+    for source in (args.model, args.inputs):
+        if source is not None and args.save.exists() and args.save.resolve() == source.resolve():
+            raise CompilerError(f"refusing to overwrite the input {source}")
+    if args.save.exists() and not args.force:
+        raise CompilerError(f"{args.save} exists; pass --force to overwrite it")
+
+
+def load_inputs(path: Path) -> dict[str, np.ndarray]:
+    """Arrays of an `.npz` file by key (no pickled objects)."""
+    if not path.exists():
+        raise CompilerError(f"no such file: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise CompilerError(f"cannot read inputs from {path}: {exc}") from exc
+
+
+def parse_shapes(specs: Sequence[str]) -> dict[str, tuple[int, ...]]:
+    """`["x=1x3x224x224", "mask=1x64"]` -> `{"x": (1, 3, 224, 224), "mask": (1, 64)}`."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for spec in specs:
+        name, sep, dims = spec.rpartition("=")
+        try:
+            shape = tuple(int(d) for d in dims.split("x")) if dims else ()
+        except ValueError:
+            shape = (-1,)
+        if not sep or not name or any(d < 0 for d in shape):
+            raise CompilerError(f"bad --shape {spec!r}: expected NAME=DIMS such as x=1x3x224x224")
+        shapes[name] = shape
+    return shapes
+
+
+def random_inputs(
+    graph: Graph, shapes: Mapping[str, tuple[int, ...]], seed: int
+) -> dict[str, np.ndarray]:
+    """Seeded random inputs: normal floats, small non-negative ints, random booleans."""
+    names = [v.name for v in graph.inputs]
+    unknown = sorted(set(shapes) - set(names))
+    if unknown:
+        raise CompilerError(f"--shape names unknown inputs {unknown} (the graph takes {names})")
+    rng = np.random.default_rng(seed)
+    return {
+        v.name: _random_array(v, _input_shape(v, shapes.get(v.name)), rng) for v in graph.inputs
+    }
+
+
+def _input_shape(value: Value, given: tuple[int, ...] | None) -> tuple[int, ...]:
+    declared = value.type.shape or ()
+    if given is None:
+        symbols = [d for d in declared if not isinstance(d, int)]
+        if symbols:
+            raise CompilerError(
+                f"input %{value.name} ({value.type}) has symbolic dims {symbols}: "
+                f"give --shape {value.name}=DIMS"
+            )
+        return tuple(int(d) for d in declared)
+    if len(given) != len(declared) or any(
+        isinstance(d, int) and d != g for d, g in zip(declared, given, strict=True)
+    ):
+        shape = "x".join(map(str, given))
+        raise CompilerError(f"--shape {value.name}={shape} does not fit {value.type}")
+    return given
+
+
+def _random_array(value: Value, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    dtype = value.type.dtype
+    if dtype == DType.BOOL:
+        return rng.random(shape) < 0.5
+    if dtype.is_int:
+        return rng.integers(0, 10, shape).astype(dtype.to_numpy())
+    if dtype.is_float:
+        return rng.standard_normal(shape).astype(dtype.to_numpy())
+    raise CompilerError(f"cannot draw random values for input %{value.name} of type {value.type}")
+
+
+def execute(
+    graph: Graph, inputs: Mapping[str, np.ndarray], *, backend: str, float64: bool = False
+) -> dict[str, np.ndarray]:
+    """Run `graph` on `inputs` with the named backend; outputs by graph output name."""
+    from backends.numpy.checks import bind_inputs
+
+    bind_inputs(graph.inputs, {v: v.name for v in graph.inputs}, inputs, float64)  # fail early
+    if backend == "numpy":
+        from backends.numpy import run
+
+        return run(graph, inputs, float64=float64).outputs
+    from backends.onnx import run_onnxruntime, to_onnx
+
+    return run_onnxruntime(to_onnx(graph), dict(inputs))
+
+
+def summarize_outputs(outputs: Mapping[str, np.ndarray]) -> str:
+    """One line per output: name, dtype, shape, and min/max/mean for numeric tensors."""
+    lines = []
+    for name, array in outputs.items():
+        head = f"%{name}: {array.dtype}{list(array.shape)}"
+        if array.size and array.dtype.kind in "biuf":
+            data = array.astype(np.float64)
+            head += f"  min {data.min():.6g}  max {data.max():.6g}  mean {data.mean():.6g}"
+        lines.append(head)
+    return "\n".join(lines)
+
+
+def save_outputs(outputs: Mapping[str, np.ndarray], path: Path) -> None:
+    """Write `outputs` to `path` atomically (a temporary file in the same folder, then rename)."""
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        raise CompilerError(f"cannot save to {path}: no such folder {folder}")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **dict(outputs))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
