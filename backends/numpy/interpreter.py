@@ -83,7 +83,8 @@ class Program:
         for value in graph.inputs:
             self._slot(value)
         self.steps = [self._step(node) for node in graph.nodes]
-        self.output_slots = [self._slot(v) for v in graph.outputs]
+        self.output_values = graph.outputs
+        self.output_slots = [self._slot(v) for v in self.output_values]
         self.names = _value_names(graph)
         self._plan_frees()
         self._wide_consts: dict[int, np.ndarray] = {}
@@ -153,7 +154,7 @@ class Program:
                 if live is not None:
                     live.drop(slot)
         values = [env[s] for s in self.output_slots]
-        outputs = {self.names[v]: a for v, a in zip(self.graph.outputs, values, strict=True)}
+        outputs = {self.names[v]: a for v, a in zip(self.output_values, values, strict=True)}
         return RunResult(outputs, values, captured, live.stats() if live is not None else None)
 
     def _load_inputs(

@@ -95,7 +95,9 @@ def matmul_shape(
 def _matmul_kernel(inputs: list[Any], attrs: dict[str, Any]) -> list[np.ndarray]:
     a, b = inputs
     acc = accum_dtype(a.dtype)
-    return [np.matmul(a.astype(acc), b.astype(acc)).astype(a.dtype)]
+    # Contiguous operands: numpy falls back to a slow non-BLAS loop for transposed views.
+    y = np.matmul(np.ascontiguousarray(a, dtype=acc), np.ascontiguousarray(b, dtype=acc))
+    return [y.astype(a.dtype, copy=False)]
 
 
 # -- Einsum ----------------------------------------------------------------------------------------
