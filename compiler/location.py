@@ -59,12 +59,27 @@ class UnknownLoc(Location):
 UNKNOWN = UnknownLoc()
 
 
-@dataclass(frozen=True, slots=True)
 class OnnxLoc(Location):
-    """An ONNX node: the model file name and the node's name (or `OpType#index` when unnamed)."""
+    """An ONNX node: the model file name and the node's name (or `OpType#index` when unnamed).
 
-    model: str
-    node: str
+    Immutable by convention. A plain slotted class rather than a frozen dataclass: every node and
+    weight of an imported model gets one, and the frozen dataclass constructor doubled their cost.
+    """
+
+    __slots__ = ("model", "node")
+
+    def __init__(self, model: str, node: str) -> None:
+        self.model = model
+        self.node = node
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is OnnxLoc and self.node == other.node and self.model == other.model
+
+    def __hash__(self) -> int:
+        return hash((self.model, self.node))
+
+    def __repr__(self) -> str:
+        return f"OnnxLoc(model={self.model!r}, node={self.node!r})"
 
     def text(self) -> str:
         return f"{quote(self.model)}:{quote(self.node)}"

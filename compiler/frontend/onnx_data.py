@@ -69,6 +69,25 @@ def _np_dtype(elem_type: int) -> np.dtype:
     return dt
 
 
+def plain_raw_array(tensor: TensorProto) -> np.ndarray | None:
+    """The common case, fast: inline `raw_data` of a plain numeric type with valid dims and size.
+
+    Returns None for anything else (external, typed fields, packed types, bad dims or size), which
+    `TensorReader.read` then handles with its full checks and error messages.
+    """
+    if tensor.data_location:  # EXTERNAL
+        return None
+    raw = tensor.raw_data
+    elem_type = tensor.data_type
+    if not raw or elem_type in _PACKED or elem_type not in ONNX_TO_DTYPE:
+        return None
+    dims = tuple(tensor.dims)
+    dt = _np_dtype(elem_type)
+    if (dims and min(dims) < 0) or len(raw) != math.prod(dims) * dt.itemsize:
+        return None
+    return np.ndarray(dims, dt, raw)  # read-only: it views immutable bytes
+
+
 class TensorReader:
     """Turns TensorProtos of one model into read-only arrays, memory-mapping external files.
 

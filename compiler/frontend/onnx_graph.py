@@ -140,3 +140,33 @@ def _cycle_error(
         f"the graph has a cycle through node {labels[0]!r} ({' -> '.join(labels)})",
         OnnxLoc(model, labels[0]),
     )
+
+
+class Symbols:
+    """Fresh dim symbols `unk_N` that do not clash with the model's own `dim_param`s."""
+
+    def __init__(self, taken: set[str]) -> None:
+        self.taken = taken
+        self.counter = 0
+
+    def fresh(self) -> str:
+        while True:
+            name = f"unk_{self.counter}"
+            self.counter += 1
+            if name not in self.taken:
+                return name
+
+
+def all_names(graph: onnx.GraphProto) -> set[str]:
+    names = {t.name for t in graph.initializer} | {vi.name for vi in graph.input}
+    for node in graph.node:
+        names.update(node.output)
+    return names
+
+
+def declared_symbols(graph: onnx.GraphProto) -> set[str]:
+    names = set()
+    for vi in (*graph.input, *graph.output, *graph.value_info):
+        if vi.type.HasField("tensor_type"):
+            names.update(d.dim_param for d in vi.type.tensor_type.shape.dim if d.dim_param)
+    return names

@@ -8,22 +8,23 @@ Declared graph-output types are checked against the inferred ones.
 
 from __future__ import annotations
 
-import gc
-import logging
-import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import onnx
-from google.protobuf.message import DecodeError
 
 from compiler.errors import CompilerError, FrontendError, UnsupportedOpError
 from compiler.frontend import onnx_graph
 from compiler.frontend.onnx_attrs import constant_array, decode_attrs, dtype_attrs
-from compiler.frontend.onnx_data import ONNX_TO_DTYPE, TensorReader, dtype_of_array, onnx_dtype
+from compiler.frontend.onnx_data import (
+    ONNX_TO_DTYPE,
+    TensorReader,
+    dtype_of_array,
+    onnx_dtype,
+    plain_raw_array,
+)
+from compiler.frontend.onnx_model import ModelSource, ensure_min_opset, gc_paused, read_model
 from compiler.frontend.onnx_upgrade import OnnxNode, needs_upgrade, renamed_op, upgrade
 from compiler.graph import Graph
 from compiler.ir import Node, Value
@@ -40,10 +41,7 @@ from compiler.registry import (
 )
 from compiler.types import DType, TensorType
 
-log = logging.getLogger(__name__)
-MIN_OPSET = 7
 SUBGRAPH_OPS = {"If", "Loop", "Scan", "SequenceMap"}
-ModelSource = str | os.PathLike[str] | bytes | onnx.ModelProto
 
 
 def load(model: ModelSource, *, name: str | None = None) -> Graph:
@@ -61,90 +59,10 @@ def load(model: ModelSource, *, name: str | None = None) -> Graph:
         FrontendError: corrupt file, malformed graph, bad attributes, failed inference.
         UnsupportedOpError: listing every node whose op irforge does not support.
     """
-    proto, base_dir, model_name = _read(model)
-    proto = _ensure_min_opset(proto, model_name)
-    with _gc_paused():
+    proto, base_dir, model_name = read_model(model)
+    proto = ensure_min_opset(proto, model_name)
+    with gc_paused():
         return _Importer(proto, TensorReader(base_dir), model_name, name).run()
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # An import allocates tens of thousands of long-lived objects; the collections their
-    # allocation triggers free nothing yet cost ~5% of the import. Garbage is collected later.
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-def _read(model: ModelSource) -> tuple[onnx.ModelProto, Path | None, str]:
-    if isinstance(model, onnx.ModelProto):
-        return model, None, model.graph.name or "model"
-    if isinstance(model, bytes):
-        return _parse(model, "<bytes>"), None, "model"
-    path = Path(model)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise FrontendError(f"cannot read ONNX model {str(path)!r}: {exc}") from exc
-    return _parse(data, path.name), path.parent, path.name
-
-
-def _parse(data: bytes, what: str) -> onnx.ModelProto:
-    proto = onnx.ModelProto()
-    try:
-        proto.ParseFromString(data)
-    except (DecodeError, RuntimeError, ValueError) as exc:
-        raise FrontendError(
-            f"{what}: not a valid ONNX model (truncated or corrupt): {exc}"
-        ) from exc
-    if not proto.HasField("graph"):
-        raise FrontendError(f"{what}: not a valid ONNX model (no graph; truncated or empty file?)")
-    return proto
-
-
-def default_opset(proto: onnx.ModelProto) -> int:
-    """The model's default-domain opset (1 when the model does not declare one)."""
-    for imp in proto.opset_import:
-        if imp.domain in ("", "ai.onnx"):
-            return int(imp.version)
-    return 1
-
-
-def _ensure_min_opset(proto: onnx.ModelProto, model_name: str) -> onnx.ModelProto:
-    opset = default_opset(proto)
-    if opset >= MIN_OPSET:
-        return proto
-    from onnx import version_converter
-
-    log.info("%s: converting opset %d to %d with onnx.version_converter", model_name, opset,
-             MIN_OPSET)  # fmt: skip
-    try:
-        return version_converter.convert_version(proto, MIN_OPSET)
-    except Exception as exc:  # noqa: BLE001  the converter raises assorted C++ errors
-        raise FrontendError(
-            f"{model_name}: opset {opset} is older than {MIN_OPSET} and onnx.version_converter "
-            f"could not convert it: {exc}"
-        ) from exc
-
-
-class _Symbols:
-    """Fresh dim symbols `unk_N` that do not clash with the model's own `dim_param`s."""
-
-    def __init__(self, taken: set[str]) -> None:
-        self.taken = taken
-        self.counter = 0
-
-    def fresh(self) -> str:
-        while True:
-            name = f"unk_{self.counter}"
-            self.counter += 1
-            if name not in self.taken:
-                return name
 
 
 class _Importer:
@@ -162,11 +80,11 @@ class _Importer:
         self.opset = self.opsets.get("", 1)
         self.values: dict[str, Value] = {}
         self.shape_values: dict[Value, ShapeValue] = {}
-        self.symbols = _Symbols(_declared_symbols(self.gproto))
+        self.symbols = onnx_graph.Symbols(onnx_graph.declared_symbols(self.gproto))
         self.opdefs: dict[tuple[str, str], OpDef | None] = {}
         self.memo: dict[tuple[Any, ...], tuple[dict[str, Any], tuple[TensorType, ...],
                                                 ShapeValue | None]] = {}  # fmt: skip
-        self.names: set[str] = set()
+        self.names: set[str] | None = None  # every tensor name in the file, made on first use
         self.loc = OnnxLoc(self.model, "")
         self.dtype_ops = {
             d.name for d in all_ops() if any(a.kind == "dtype" for a in d.attrs.values())
@@ -175,14 +93,27 @@ class _Importer:
     # -- driver ----------------------------------------------------------------------------------
     def run(self) -> Graph:
         self._check_supported()
-        outer, producers, order = onnx_graph.check_graph(self.gproto, self.model)
-        self.names = outer | set(producers)
+        try:  # optimistic: one pass in file order, the common case of a well-formed file
+            self._import_in_order(range(len(self.gproto.node)))
+        except _Irregular:  # out of order, dangling or duplicate: check fully and say exactly why
+            self._reset()
+            outer, producers, order = onnx_graph.check_graph(self.gproto, self.model)
+            self.names = outer | set(producers)
+            self._import_in_order(order)
+        return self.graph
+
+    def _import_in_order(self, order: Sequence[int]) -> None:
         self._import_inputs()
         nodes = self.gproto.node
         for index in order:
             self._import_node(nodes[index], index)
         self._import_outputs()
-        return self.graph
+
+    def _reset(self) -> None:
+        self.graph = Graph(self.graph.name)
+        self.values = {}
+        self.shape_values = {}
+        self.symbols = onnx_graph.Symbols(onnx_graph.declared_symbols(self.gproto))
 
     def _find(self, op_type: str, domain: str) -> OpDef | None:
         key = (domain, op_type)
@@ -220,21 +151,32 @@ class _Importer:
 
     # -- inputs, initializers, outputs -------------------------------------------------------------
     def _import_inputs(self) -> None:
-        inits = {t.name for t in self.gproto.initializer}
+        self._import_initializers()
+        values = self.values
         for vi in self.gproto.input:
-            if vi.name in inits:  # old IR: initializers listed as inputs are constants
+            if vi.name in values:  # old IR: initializers listed as inputs are constants
+                if values[vi.name].is_graph_input:
+                    raise _Irregular  # declared twice
                 continue
             declared = self._declared(vi, f"graph input {vi.name!r}")
             if declared is None or declared.shape is None:
                 raise FrontendError(f"graph input {vi.name!r} has no tensor type with a rank")
-            self.values[vi.name] = self.graph.add_input(vi.name, self._name_dims(declared))
-        read, model = self.reader.read, self.model
+            values[vi.name] = self.graph.add_input(vi.name, self._name_dims(declared))
+
+    def _import_initializers(self) -> None:
+        # The hot loop of most imports (one pass per weight): the common raw-data case skips the
+        # general reader, which repeats every check with a precise error for anything unusual.
+        read, model, add = self.reader.read, self.model, self._add_const
         for tensor in self.gproto.initializer:
             name = tensor.name
-            array = read(tensor, f"initializer {name!r}")  # validates the element type
-            self._add_const(array, name, ONNX_TO_DTYPE[tensor.data_type], OnnxLoc(model, name))
+            array = plain_raw_array(tensor)
+            if array is None:
+                array = read(tensor, f"initializer {name!r}")
+            add(array, name, ONNX_TO_DTYPE[tensor.data_type], OnnxLoc(model, name))
 
     def _add_const(self, array: np.ndarray, name: str, dtype: DType, loc: OnnxLoc) -> None:
+        if name in self.values:
+            raise _Irregular  # defined twice
         ttype = TensorType(dtype, array.shape)
         node = Node.adopt("const", [], (ttype,), {"value": array}, loc, (name,))
         self.graph.append(node)
@@ -269,7 +211,9 @@ class _Importer:
     def _import_outputs(self) -> None:
         outputs = []
         for vi in self.gproto.output:
-            value = self.values[vi.name]
+            value = self.values.get(vi.name)
+            if value is None:
+                raise _Irregular  # an output no node defines
             declared = self._declared(vi, f"graph output {vi.name!r}")
             if declared is not None:
                 _check_declared(declared, value, vi.name)
@@ -320,7 +264,10 @@ class _Importer:
             raise UnsupportedOpError(f"op {op_type} is not supported", loc,
                                      ops=[(op_type, label, loc)])  # fmt: skip
         values = self.values
-        inputs = [values[x] if x else None for x in in_names]
+        try:
+            inputs = [values[x] if x else None for x in in_names]
+        except KeyError:
+            raise _Irregular from None  # used before defined, or never defined
         while inputs and inputs[-1] is None:
             inputs.pop()
         outs = list(out_names)
@@ -337,6 +284,8 @@ class _Importer:
         ir_node = Node.adopt(opdef.name, inputs, types, canon, loc, outs)
         self.graph.append(ir_node)
         for name, value in zip(outs, ir_node.outputs, strict=True):
+            if name in values:
+                raise _Irregular  # defined twice
             values[name] = value
         if shape_value is not None:
             self.shape_values[ir_node.outputs[0]] = shape_value
@@ -408,9 +357,14 @@ class _Importer:
         return name
 
     def type_of(self, name: str) -> TensorType:
-        return self.values[name].type
+        value = self.values.get(name)
+        if value is None:
+            raise _Irregular
+        return value.type
 
     def fresh(self, hint: str) -> str:
+        if self.names is None:
+            self.names = onnx_graph.all_names(self.gproto)
         name, n = hint, 0
         while name in self.names:
             n += 1
@@ -419,12 +373,11 @@ class _Importer:
         return name
 
 
-def _declared_symbols(graph: onnx.GraphProto) -> set[str]:
-    names = set()
-    for vi in (*graph.input, *graph.output, *graph.value_info):
-        if vi.type.HasField("tensor_type"):
-            names.update(d.dim_param for d in vi.type.tensor_type.shape.dim if d.dim_param)
-    return names
+class _Irregular(FrontendError):
+    """The file is not a well-formed graph in program order; the full checks say exactly how."""
+
+    def __init__(self) -> None:
+        super().__init__("malformed graph: a tensor is used before it is defined, or defined twice")
 
 
 def _check_declared(declared: TensorType, value: Value, name: str) -> None:

@@ -1,0 +1,84 @@
+"""Reading ONNX files: bytes to a ModelProto, the model's opset, conversion of very old opsets."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+
+from compiler.errors import FrontendError
+
+log = logging.getLogger(__name__)
+MIN_OPSET = 7
+ModelSource = str | os.PathLike[str] | bytes | onnx.ModelProto
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    # An import allocates tens of thousands of long-lived objects; the collections their
+    # allocation triggers free nothing yet cost ~5% of the import. Garbage is collected later.
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def read_model(model: ModelSource) -> tuple[onnx.ModelProto, Path | None, str]:
+    if isinstance(model, onnx.ModelProto):
+        return model, None, model.graph.name or "model"
+    if isinstance(model, bytes):
+        return _parse(model, "<bytes>"), None, "model"
+    path = Path(model)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FrontendError(f"cannot read ONNX model {str(path)!r}: {exc}") from exc
+    return _parse(data, path.name), path.parent, path.name
+
+
+def _parse(data: bytes, what: str) -> onnx.ModelProto:
+    proto = onnx.ModelProto()
+    try:
+        proto.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise FrontendError(
+            f"{what}: not a valid ONNX model (truncated or corrupt): {exc}"
+        ) from exc
+    if not proto.HasField("graph"):
+        raise FrontendError(f"{what}: not a valid ONNX model (no graph; truncated or empty file?)")
+    return proto
+
+
+def default_opset(proto: onnx.ModelProto) -> int:
+    """The model's default-domain opset (1 when the model does not declare one)."""
+    for imp in proto.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            return int(imp.version)
+    return 1
+
+
+def ensure_min_opset(proto: onnx.ModelProto, model_name: str) -> onnx.ModelProto:
+    opset = default_opset(proto)
+    if opset >= MIN_OPSET:
+        return proto
+    from onnx import version_converter
+
+    log.info("%s: converting opset %d to %d with onnx.version_converter", model_name, opset,
+             MIN_OPSET)  # fmt: skip
+    try:
+        return version_converter.convert_version(proto, MIN_OPSET)
+    except Exception as exc:  # noqa: BLE001  the converter raises assorted C++ errors
+        raise FrontendError(
+            f"{model_name}: opset {opset} is older than {MIN_OPSET} and onnx.version_converter "
+            f"could not convert it: {exc}"
+        ) from exc
