@@ -25,8 +25,16 @@ def load(model, **kwargs):  # type: ignore[no-untyped-def]
     return _load(model, **kwargs)
 
 
+def optimize(graph, pipeline="default", **hooks):  # type: ignore[no-untyped-def]
+    """Run a pass pipeline on `graph` in place; returns the `PassReport`. See
+    `compiler.optimizer.optimize` for the hooks (verify_each, check_numerics, time_passes, ...)."""
+    from compiler.optimizer import optimize as _optimize
+
+    return _optimize(graph, pipeline, **hooks)
+
+
 __all__ = [
     "BackendError", "Builder", "CompilerError", "DType", "FrontendError", "Graph", "Node",
     "ParseError", "PassError", "TensorType", "UnsupportedOpError", "Use", "Value", "VerifyError",
-    "load",
+    "load", "optimize",
 ]  # fmt: skip

@@ -21,6 +21,7 @@ EPILOG = """examples:
   irforge convert model.ir out.onnx --opset 18
   irforge run model.onnx --random --shape x=1x3x224x224        reference outputs (numpy backend)
   irforge run model.onnx --inputs in.npz --backend onnxruntime --save out.npz
+  irforge optimize model.onnx -o opt.onnx --pipeline default --check-numerics --time-passes
   irforge demo                               the main job on the bundled MNIST model
 """
 
@@ -44,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     from compiler.cli_run import add_parser as add_run_parser
 
     add_run_parser(sub)
+    from compiler.cli_optimize import add_parser as add_optimize_parser
+
+    add_optimize_parser(sub)
     p = sub.add_parser("demo", help="run the main job on the bundled MNIST model")
     p.add_argument("--model", type=Path, default=None, help="another ONNX model instead")
     return parser
@@ -103,4 +107,12 @@ def _run(args: argparse.Namespace) -> int:
     return run_command(args)
 
 
-_COMMANDS = {"inspect": _inspect, "convert": _convert, "run": _run, "demo": _demo}
+def _optimize(args: argparse.Namespace) -> int:
+    from compiler.cli_optimize import run
+
+    return run(args)
+
+
+_COMMANDS = {
+    "inspect": _inspect, "convert": _convert, "run": _run, "optimize": _optimize, "demo": _demo,
+}  # fmt: skip
