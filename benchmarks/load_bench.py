@@ -24,8 +24,9 @@ import onnx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import compiler  # noqa: E402
 from material import model_path  # noqa: E402
+
+import compiler  # noqa: E402
 
 DEFAULT = ["resnet200", "resnet200_noisy", "transformer64", "mlp2000", "effnet_lite0_raw"]
 

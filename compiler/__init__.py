@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 
 
 def load(model, **kwargs):  # type: ignore[no-untyped-def]
-    """Import an ONNX model (path, bytes or ModelProto) into a Graph. See `compiler.frontend.onnx`."""
+    """Import an ONNX model (path, bytes or ModelProto) into a Graph (`compiler.frontend`)."""
     from compiler.frontend.onnx_import import load as _load
 
     return _load(model, **kwargs)

@@ -181,7 +181,7 @@ def save_outputs(outputs: Mapping[str, np.ndarray], path: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **dict(outputs))
+            np.savez(handle, **dict(outputs))  # type: ignore[arg-type]  # numpy stub: kwds vs allow_pickle
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,8 +1,8 @@
 """`irforge demo`: the main job on the bundled MNIST model, end to end.
 
-Today: import → verify → textual IR round trip → ONNX export → ONNX Runtime on the original and the
-exported model, compared bit for bit, with accuracy on the bundled real digits. Later issues extend it
-with the pass pipeline, quantization and the TensorRT build.
+Today: import → verify → textual IR round trip → ONNX export → ONNX Runtime on the original
+and the exported model, compared bit for bit, with accuracy on the bundled real digits. Later
+issues extend it with the pass pipeline, quantization and the TensorRT build.
 """
 
 from __future__ import annotations

@@ -173,7 +173,13 @@ class Graph:
         output_types: Sequence[TensorType] | None = None,
     ) -> Node:
         """Make a node (not yet inserted) with canonical attributes and inferred output types."""
-        from compiler.registry import InferContext, canonical_attrs, check_arity, get_op, infer_types
+        from compiler.registry import (
+            InferContext,
+            canonical_attrs,
+            check_arity,
+            get_op,
+            infer_types,
+        )
 
         opdef = get_op(op)
         if num_outputs is None:
@@ -206,7 +212,7 @@ class Graph:
         """A builder appending at the end of the graph."""
         return Builder(self, loc=loc)
 
-    # -- whole-graph operations ---------------------------------------------------------------------
+    # -- whole-graph operations ------------------------------------------------------------------
     def sort(self) -> None:
         """Stable topological sort: keeps program order wherever dependencies allow.
 
@@ -217,7 +223,9 @@ class Graph:
         position = {id(n): i for i, n in enumerate(nodes)}
         pending = {id(n): 0 for n in nodes}
         for node in nodes:
-            pending[id(node)] = len({id(v.producer) for v in node._inputs if _in(v, position)})
+            pending[id(node)] = len(
+                {id(v.producer) for v in node._inputs if v is not None and _in(v, position)}
+            )
         heap = [position[id(n)] for n in nodes if pending[id(n)] == 0]
         heapq.heapify(heap)
         order: list[Node] = []
@@ -252,7 +260,7 @@ class Graph:
             ins = [None if v is None else mapping[v] for v in node._inputs]
             copy = Node(node.op, ins, [v.type for v in node.outputs], node.attrs, node.loc,
                         [v.name for v in node.outputs])  # fmt: skip
-            for old, fresh in zip(node.outputs, copy.outputs):
+            for old, fresh in zip(node.outputs, copy.outputs, strict=True):
                 mapping[old] = fresh
             new.append(copy)
         new.outputs = [mapping[v] for v in self._outputs]
@@ -269,13 +277,15 @@ class Graph:
             g.add_node(f"input:{value.name}", op="input", type=str(value.type))
         for node in self.nodes:
             g.add_node(ids[id(node)], op=node.op, loc=node.loc.text())
-            for i, value in enumerate(node._inputs):
-                if value is not None:
-                    g.add_edge(self._nx_src(value, ids), ids[id(node)], value=value.name,
-                               type=str(value.type), input_index=i)  # fmt: skip
+            for i, operand in enumerate(node._inputs):
+                if operand is not None:
+                    g.add_edge(self._nx_src(operand, ids), ids[id(node)], value=operand.name,
+                               type=str(operand.type), input_index=i)  # fmt: skip
         for i, value in enumerate(self._outputs):
             g.add_node(f"output:{i}", op="output")
-            g.add_edge(self._nx_src(value, ids), f"output:{i}", value=value.name, type=str(value.type))
+            g.add_edge(
+                self._nx_src(value, ids), f"output:{i}", value=value.name, type=str(value.type)
+            )
         return g
 
     @staticmethod

@@ -1,8 +1,8 @@
 """Values, uses and nodes of the IR.
 
-A `Value` is produced by exactly one node (or is a graph input) and knows its uses. A `Node` holds an
-op name, its inputs (setting them keeps use lists right), its outputs, typed immutable attributes and
-its source location. The `Graph` (see `compiler.graph`) owns nodes in program order.
+A `Value` is produced by exactly one node (or is a graph input) and knows its uses. A `Node`
+holds an op name, its inputs (setting them keeps use lists right), its outputs, typed immutable
+attributes and its source location. The `Graph` (see `compiler.graph`) owns nodes in program order.
 
 Attribute values are plain immutable data: `int`, `float`, `str`, `bool`, tuples of those, `DType`,
 `TensorType`-free read-only `np.ndarray`.

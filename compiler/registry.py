@@ -20,12 +20,11 @@ import numpy as np
 
 from compiler.errors import CompilerError
 from compiler.ir import AttrValue, Value, frozen_array
-from compiler.types import Dim, DType, TensorType
+from compiler.types import Dim, DType, InferDim, TensorType
 
 # A dim as produced by inference: int, symbol, or None (data-dependent, not inferable).
-InferDim = int | str | None
 ShapeValue = tuple[InferDim, ...]
-Kernel = Callable[[list[Any], Mapping[str, AttrValue]], list[np.ndarray]]
+Kernel = Callable[[list[Any], Any], list[np.ndarray]]  # (inputs, attrs mapping) -> outputs
 
 
 class InferError(CompilerError):

@@ -7,11 +7,14 @@ A `TensorType` is a dtype and a shape whose dims are `int` (static) or `str` (a 
 from __future__ import annotations
 
 import enum
-from typing import Union
+from collections.abc import Sequence
 
 import numpy as np
 
-Dim = Union[int, str]
+Dim = int | str
+# A dim as inference produces it: `None` where it depends on data (frontends then name it with a
+# fresh symbol). Types built from inference results may carry `None` transiently; stored IR never.
+InferDim = int | str | None
 
 
 class DType(enum.Enum):
@@ -133,9 +136,10 @@ class TensorType:
     __slots__ = ("dtype", "shape")
     __match_args__ = ("dtype", "shape")
 
-    def __init__(self, dtype: DType, shape: tuple[Dim, ...] | None) -> None:
+    def __init__(self, dtype: DType, shape: Sequence[InferDim] | None) -> None:
         self.dtype = dtype
-        self.shape = shape
+        # `tuple()` of a tuple is the same object: free for the usual caller, safe for a list.
+        self.shape: tuple[Dim, ...] | None = None if shape is None else tuple(shape)  # type: ignore[arg-type]
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not TensorType:
@@ -167,7 +171,7 @@ class TensorType:
             n *= int(d)
         return n
 
-    def with_shape(self, shape: tuple[Dim, ...] | None) -> TensorType:
+    def with_shape(self, shape: Sequence[InferDim] | None) -> TensorType:
         return TensorType(self.dtype, shape)
 
     def with_dtype(self, dtype: DType) -> TensorType:

@@ -1,9 +1,9 @@
 """The IR verifier.
 
-Checks: program order is topological; use lists agree with node inputs both ways; every value used
-belongs to the graph; ops are registered with valid arity and attributes; re-inferred types equal the
-stored types (a dim that inference cannot know, `None`, matches any stored dim). Errors print the IR
-with the offending node marked.
+Checks: program order is topological; use lists agree with node inputs both ways; every value
+used belongs to the graph; ops are registered with valid arity and attributes; re-inferred types
+equal the stored types (a dim that inference cannot know, `None`, matches any stored dim). Errors
+print the IR with the offending node marked.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def _check_op(node: Node, shape_values: dict[Value, ShapeValue]) -> str:
         return f"inference failed: {exc.message}"
     if shape_value is not None:
         shape_values[node.outputs[0]] = shape_value
-    for value, inferred in zip(node.outputs, types):
+    for value, inferred in zip(node.outputs, types, strict=True):
         if not type_matches(inferred, value.type):
             return f"stored type {value.type} of %{value.name} differs from inferred {inferred}"
     return ""
@@ -114,8 +114,11 @@ def _same_attrs(a: dict[str, object], b: dict[str, object]) -> bool:
 def _same_array(x: object, y: object) -> bool:
     import numpy as np
 
-    return (isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.dtype == y.dtype
-            and x.shape == y.shape and bool(np.array_equal(x, y, equal_nan=x.dtype.kind in "fc")))  # fmt: skip
+    if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
+        return False
+    if x.dtype != y.dtype or x.shape != y.shape:
+        return False
+    return bool(np.array_equal(x, y, equal_nan=x.dtype.kind in "fc"))
 
 
 def type_matches(inferred: TensorType, stored: TensorType) -> bool:
@@ -126,7 +129,7 @@ def type_matches(inferred: TensorType, stored: TensorType) -> bool:
         return inferred.shape is None and stored.shape is None
     if len(inferred.shape) != len(stored.shape):
         return False
-    return all(a is None or a == b for a, b in zip(inferred.shape, stored.shape))
+    return all(a is None or a == b for a, b in zip(inferred.shape, stored.shape, strict=True))
 
 
 def _error(graph: Graph, node: Node, problem: str) -> VerifyError:

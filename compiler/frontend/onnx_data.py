@@ -37,7 +37,7 @@ DTYPE_TO_ONNX: dict[DType, int] = {v: k for k, v in ONNX_TO_DTYPE.items()}
 # Element types whose raw bytes are exactly `numel * itemsize` numpy elements.
 _PACKED = {TensorProto.UINT4, TensorProto.INT4, TensorProto.STRING}
 _NP_CACHE: dict[int, np.dtype] = {}
-_SIMPLE_FIELDS = {TensorProto.FLOAT: "float_data", TensorProto.INT64: "int64_data",
+_SIMPLE_FIELDS: dict[int, str] = {TensorProto.FLOAT: "float_data", TensorProto.INT64: "int64_data",
                   TensorProto.INT32: "int32_data", TensorProto.DOUBLE: "double_data"}  # fmt: skip
 
 

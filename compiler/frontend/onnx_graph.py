@@ -165,7 +165,7 @@ def all_names(graph: onnx.GraphProto) -> set[str]:
 
 
 def declared_symbols(graph: onnx.GraphProto) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for vi in (*graph.input, *graph.output, *graph.value_info):
         if vi.type.HasField("tensor_type"):
             names.update(d.dim_param for d in vi.type.tensor_type.shape.dim if d.dim_param)

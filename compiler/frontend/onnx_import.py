@@ -299,7 +299,7 @@ class _Importer:
         in_types = tuple([None if v is None else v.type for v in inputs])
         key: tuple[Any, ...] | None = (opdef.name, n_out, tuple(attrs.items()), in_types)
         try:
-            cached = self.memo.get(key)
+            cached = self.memo.get(key)  # type: ignore[arg-type]
         except TypeError:  # an array or list attribute: not worth hashing
             key = cached = None
         if cached is not None:

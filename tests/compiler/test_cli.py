@@ -43,13 +43,14 @@ def test_inspect_summarizes_the_bundled_model(capsys: pytest.CaptureFixture[str]
 
 
 def test_inspect_ir_prints_parseable_text(capsys: pytest.CaptureFixture[str]) -> None:
+    from compiler.errors import ParseError
     from compiler.text import parse_graph
 
     assert main(["inspect", str(MNIST), "--ir"]) == 0
     out = capsys.readouterr().out
     text = out[out.index("graph @") :]
     assert "return" in text
-    with pytest.raises(Exception):  # large weights are resource refs: need their table
+    with pytest.raises(ParseError, match="resource"):  # large weights need their side table
         parse_graph(text)
 
 
