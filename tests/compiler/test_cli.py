@@ -48,7 +48,7 @@ def test_inspect_ir_prints_parseable_text(capsys: pytest.CaptureFixture[str]) ->
 
     assert main(["inspect", str(MNIST), "--ir"]) == 0
     out = capsys.readouterr().out
-    text = out[out.index("graph @") :]
+    text = out[out.rindex("graph @") :]  # after the summary, whose first line also says so
     assert "return" in text
     with pytest.raises(ParseError, match="resource"):  # large weights need their side table
         parse_graph(text)
