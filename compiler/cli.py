@@ -22,6 +22,8 @@ EPILOG = """examples:
   irforge run model.onnx --random --shape x=1x3x224x224        reference outputs (numpy backend)
   irforge run model.onnx --inputs in.npz --backend onnxruntime --save out.npz
   irforge optimize model.onnx -o opt.onnx --pipeline default --check-numerics --time-passes
+  irforge compare model.onnx --pipeline default --backends numpy,onnxruntime
+  irforge bisect model.onnx --pipeline default   first pass/rewrite that changes the results
   irforge demo                               the main job on the bundled MNIST model
 """
 
@@ -48,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     from compiler.cli_optimize import add_parser as add_optimize_parser
 
     add_optimize_parser(sub)
+    from compiler.cli_compare import add_bisect_parser
+    from compiler.cli_compare import add_parser as add_compare_parser
+
+    add_compare_parser(sub)
+    add_bisect_parser(sub)
     p = sub.add_parser("demo", help="run the main job on the bundled MNIST model")
     p.add_argument("--model", type=Path, default=None, help="another ONNX model instead")
     return parser
@@ -113,6 +120,19 @@ def _optimize(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from compiler.cli_compare import run
+
+    return run(args)
+
+
+def _bisect(args: argparse.Namespace) -> int:
+    from compiler.cli_compare import run_bisect
+
+    return run_bisect(args)
+
+
 _COMMANDS = {
     "inspect": _inspect, "convert": _convert, "run": _run, "optimize": _optimize, "demo": _demo,
+    "compare": _compare, "bisect": _bisect,
 }  # fmt: skip
