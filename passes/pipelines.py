@@ -6,8 +6,21 @@ must differ from pass names. Add an entry here to add a named pipeline.
 
 from __future__ import annotations
 
+# Clean-ups run to a fixed point: folding exposes no-ops and shape constants, which expose
+# merges and duplicates, which expose more folding. Pattern fusions come after the no-op and
+# reshape clean-ups so they see canonical operands; prune last so each round starts small.
+CLEANUP = (
+    "fold-constants,eliminate-no-ops,simplify-reshapes,merge-transposes,fold-bn-scale,"
+    "fuse-pad-conv,fuse-layer-norm,fuse-matmul-add,cse,prune-dead-nodes"
+)
+
+# >>> FUSION SPOT: `fuse-conv-bn-relu` (BN folding into conv/gemm + activation epilogues) goes
+# here, after the clean-ups (BN scale layers are merged, conv weights are constants) and before
+# the final prune. The lead inserts it; keep the clean-up fixed point in front of it.
+FUSIONS = ""
+
 PIPELINES: dict[str, str] = {
     "O0": "",
-    # Filled in as the optimization passes land (fold-constants, fuse-conv-bn-relu, clean-ups).
-    "default": "prune-dead-nodes",
+    "cleanup": f"repeat({CLEANUP}; max-iterations=8)",
+    "default": ",".join(p for p in ("cleanup", FUSIONS, "prune-dead-nodes") if p),
 }

@@ -1,0 +1,147 @@
+"""`cse`: common-subexpression elimination and constant deduplication, hash based, linear.
+
+Two nodes compute the same values when they have the same op, the same attributes and the very
+same input values (by identity). Walking in program order, every input is already canonical, so
+one dictionary from that key to the first such node finds all duplicates in one pass; users of
+a duplicate move to the first node's outputs and the duplicate is erased.
+
+Constants are equal when dtype, shape and bytes are bitwise equal (so `-0.0` and `0.0`, or
+NaNs with different payloads, stay apart). They are bucketed by a cheap fingerprint (dtype,
+shape and a few sampled elements) and compared exactly only within a bucket, so the pass stays
+linear in the weight bytes; broadcast splats compare by their one element.
+
+Before:
+
+```
+graph @main(%x: f32[4]) -> (f32[4]) {
+  %a = const() {value = dense<f32[]: [2.0]>} : f32[]
+  %b = const() {value = dense<f32[]: [2.0]>} : f32[]
+  %p = mul(%x, %a) : f32[4]
+  %q = mul(%x, %b) : f32[4]
+  %y = add(%p, %q) : f32[4]
+  return %y
+}
+```
+
+After: `%b` and `%q` are gone and `%y = add(%p, %p)`.
+
+Numerics: exact (the kernels are deterministic; ops without inputs are never merged).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from compiler.graph import Graph
+from compiler.ir import Node, Value
+from compiler.passmanager import Pass, register_pass
+from passes.common import forward, is_splat
+
+SAMPLES = 16  # elements sampled per constant for its fingerprint
+
+
+@register_pass
+@dataclass(frozen=True)
+class CsePass(Pass):
+    """Merge duplicate constants and duplicate computations."""
+
+    name: ClassVar[str] = "cse"
+
+    def run(self, graph: Graph) -> bool:
+        seen: dict[Hashable, Node] = {}
+        consts: dict[Hashable, list[Node]] = {}
+        changed = False
+        for node in graph.nodes:
+            if node.op == "const":
+                first = _find_const(consts, node)
+            else:
+                first = _find_node(seen, node)
+            if first is not None and _merge(graph, node, first):
+                changed = True
+        return changed
+
+
+def _merge(graph: Graph, node: Node, first: Node) -> bool:
+    if any(v.is_graph_output for v in node.outputs):
+        return False  # keep both named outputs
+    for old, new in zip(node.outputs, first.outputs, strict=True):
+        forward(old, new)
+    graph.erase(node)
+    return True
+
+
+def _find_node(seen: dict[Hashable, Node], node: Node) -> Node | None:
+    if not node.inputs:
+        return None
+    key = (node.op, len(node.outputs), tuple(id(v) for v in node.inputs), _attrs_key(node))
+    first = seen.get(key)
+    if first is None or first.graph is not node.graph:
+        seen[key] = node
+        return None
+    return first
+
+
+def _attrs_key(node: Node) -> Hashable:
+    return tuple(sorted((k, _freeze(v)) for k, v in node.attrs.items()))
+
+
+def _freeze(value: Any) -> Hashable:
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, _bytes(value))
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _find_const(consts: dict[Hashable, list[Node]], node: Node) -> Node | None:
+    array: np.ndarray = node.attrs["value"]
+    bucket = consts.setdefault(_fingerprint(array), [])
+    for other in bucket:
+        if other.graph is node.graph and _bitwise_equal(array, other.attrs["value"]):
+            return other
+    bucket.append(node)
+    return None
+
+
+def _fingerprint(array: np.ndarray) -> Hashable:
+    if is_splat(array):
+        return (array.dtype.str, array.shape, True, _first_bytes(array))
+    flat = array.reshape(-1)
+    if array.size <= SAMPLES:
+        sample = _bytes(array)
+    else:
+        idx = np.linspace(0, array.size - 1, SAMPLES).astype(np.int64)
+        sample = _bytes(flat[idx])
+    return (array.dtype.str, array.shape, False, sample)
+
+
+def _bitwise_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    if a is b:
+        return True
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if is_splat(a) and is_splat(b):
+        return _first_bytes(a) == _first_bytes(b)
+    return _bytes(a) == _bytes(b)
+
+
+def _first_bytes(array: np.ndarray) -> bytes:
+    """The bytes of element [0, ..., 0] (no copy of a broadcast view)."""
+    return np.asarray(array[(0,) * array.ndim]).tobytes()
+
+
+def _bytes(array: np.ndarray) -> bytes:
+    return np.ascontiguousarray(array).tobytes()
+
+
+def values_equal(a: Value, b: Value) -> bool:
+    """True when two constant values are bitwise equal (helper for tests)."""
+    x, y = a.const_value(), b.const_value()
+    return x is not None and y is not None and _bitwise_equal(x, y)
+
+
+__all__ = ["CsePass", "values_equal"]
