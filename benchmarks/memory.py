@@ -1,14 +1,18 @@
 """Memory of the NumPy interpreter: largest live set vs what the process really allocates.
 
-Run: `python benchmarks/memory.py [--model resnet200] [--batch 8]`. Runs the model once with
+Run: `python benchmarks/memory.py [--model resnet200] [--batch 8] [--record]`. Runs the model once
+(after one warm-up run, so that first-call allocations do not count) with
 `track_memory=True` (peak bytes of live tensors, constants excluded) under `tracemalloc` (numpy
 reports its buffers to it: the peak of everything allocated during the run, kernel temporaries
-such as im2col columns included), and reports the growth of peak RSS (`getrusage`) over the run.
+such as conv buffers included), and reports the growth of peak RSS (`getrusage`) over the run.
+The target (issue 3) is tracemalloc peak <= 2x the largest live set; `--record` appends the figures
+to `benchmarks/results/memory.md`.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import logging
 import resource
 import sys
@@ -26,6 +30,7 @@ from compiler.frontend.onnx_import import load  # noqa: E402
 
 log = logging.getLogger("memory")
 MB = 1024.0 * 1024.0
+RESULTS = Path(__file__).resolve().parent / "results" / "memory.md"
 
 
 def _max_rss() -> float:
@@ -36,6 +41,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="resnet200", help="a material model name")
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--record", action="store_true", help="append to results/memory.md")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from material import model_path
@@ -53,6 +59,7 @@ def main() -> int:
         for v in graph.inputs
     }  # fmt: skip
     input_bytes = sum(a.nbytes for a in feeds.values())
+    program(feeds)  # warm-up
     rss_before = _max_rss()
     tracemalloc.start()
     start = time.perf_counter()
@@ -73,7 +80,25 @@ def main() -> int:
              rss_growth / MB)  # fmt: skip
     log.info("  peak RSS of the process:        %8.2f MB  (weights, imports, allocator caches)",
              _max_rss() / MB)  # fmt: skip
+    ratio = traced_peak / result.memory.peak_bytes
+    log.info("  ratio tracemalloc peak / live set: %.2f  (target <= 2)", ratio)
+    if args.record:
+        _record(args, len(graph), result.memory.peak_bytes, traced_peak, rss_growth, ratio)
     return 0
+
+
+def _record(args: argparse.Namespace, nodes: int, live: int, traced: int, rss: float,
+            ratio: float) -> None:  # fmt: skip
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    fresh = not RESULTS.exists()
+    with RESULTS.open("a") as out:
+        if fresh:
+            out.write("| date | command | model | batch | nodes | largest live set MB | "
+                      "tracemalloc peak MB | ratio (<= 2) | peak RSS growth MB |\n"
+                      "|---|---|---|---:|---:|---:|---:|---:|---:|\n")  # fmt: skip
+        out.write(f"| {datetime.date.today()} | `python {' '.join(sys.argv)}` | {args.model} | "
+                  f"{args.batch} | {nodes} | {live / MB:.2f} | {traced / MB:.2f} | "
+                  f"**{ratio:.2f}** | {rss / MB:.2f} |\n")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -166,11 +166,11 @@ def _clip(inputs: Arrays, attrs: Mapping[str, AttrValue]) -> Arrays:
     x = inputs[0]
     lo = inputs[1] if len(inputs) > 1 else None
     hi = inputs[2] if len(inputs) > 2 else None
-    out = x
-    if lo is not None:
-        out = np.maximum(out, lo.reshape(()))
-    if hi is not None:
-        out = np.minimum(out, hi.reshape(()))  # min > max gives max, as ONNX specifies
+    if lo is None and hi is None:
+        return [x]
+    if lo is not None and hi is not None:  # one pass; min > max gives max, as ONNX specifies
+        return [np.asarray(np.clip(x, lo.reshape(()), hi.reshape(())), dtype=x.dtype)]
+    out = np.maximum(x, lo.reshape(())) if lo is not None else np.minimum(x, hi.reshape(()))
     return [np.asarray(out, dtype=x.dtype)]
 
 

@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from compiler.ops import conv_kernels
 from compiler.ops.common import require_same_dtype
+from compiler.ops.epilogue import ACTIVATION_ATTRS, apply_activation, check_activation
 from compiler.registry import InferContext, InferDim, InferError, attr, defop, kernel
 from compiler.types import TensorType
 
@@ -177,6 +179,7 @@ _CONV_ATTRS = {
     "kernel_shape": attr("ints"),
     "pads": attr("ints"),
     "strides": attr("ints"),
+    **ACTIVATION_ATTRS,
 }
 
 
@@ -207,6 +210,7 @@ def _conv(ctx: InferContext) -> list[TensorType]:
     """N-D convolution (NCHW), with groups, dilations, strides, pads or auto_pad."""
     x, w = ctx.shape(0), ctx.shape(1)
     dtype = require_same_dtype(ctx, 0, 1, 2)
+    check_activation(ctx)
     if len(x) < 3 or len(w) != len(x):
         raise ctx.fail(f"expected X of rank >= 3 and W of the same rank, got {len(x)} and {len(w)}")
     group = int(ctx.attr("group"))
@@ -239,20 +243,15 @@ def _check_channels(ctx: InferContext, c: InferDim, wc: InferDim, m: InferDim, g
 @kernel("conv")
 def _conv_kernel(inputs: list[Any], attrs: dict[str, Any]) -> list[np.ndarray]:
     x, w, b = inputs[0], inputs[1], inputs[2] if len(inputs) > 2 else None
-    nsp = x.ndim - 2
     ks, strides, dil = w.shape[2:], attrs["strides"], attrs["dilations"]
     pads = resolve_pads(x.shape[2:], ks, strides, dil, attrs.get("pads"), attrs["auto_pad"])
-    out = conv_output_shape(x.shape[2:], ks, strides, dil, pads)
+    out = [int(d) for d in conv_output_shape(x.shape[2:], ks, strides, dil, pads)]
     acc = accum_dtype(x.dtype)
-    xp = np.pad(x.astype(acc), [(0, 0), (0, 0)] + [(pads[i], pads[i + nsp]) for i in range(nsp)])
-    g, (n, m) = attrs["group"], (x.shape[0], w.shape[0])
-    cols = np.stack(window_patches(xp, ks, strides, dil, out), axis=2)  # N, C, K, *out
-    cols = cols.reshape(n, g, -1, int(np.prod(out, dtype=np.int64)))  # N, G, Cg*K, P
-    wm = w.astype(acc).reshape(g, m // g, -1)  # G, Mg, Cg*K
-    y = np.matmul(wm[None], cols).reshape(n, m, *out)
-    if b is not None:
-        y = y + b.astype(acc).reshape(m, *([1] * nsp))
-    return [y.astype(x.dtype)]
+    y = conv_kernels.conv(
+        x.astype(acc, copy=False), np.ascontiguousarray(w, dtype=acc),
+        None if b is None else b.astype(acc, copy=False), strides, dil, pads, attrs["group"], out,
+    )  # fmt: skip
+    return [apply_activation(y.astype(x.dtype, copy=False), attrs)]
 
 
 # -- ConvTranspose ---------------------------------------------------------------------------------
@@ -278,6 +277,7 @@ def _conv_transpose(ctx: InferContext) -> list[TensorType]:
     """Transposed convolution (gradient of conv w.r.t. its input); W is [C, M/group, k...]."""
     x, w = ctx.shape(0), ctx.shape(1)
     dtype = require_same_dtype(ctx, 0, 1, 2)
+    check_activation(ctx)
     if len(x) < 3 or len(w) != len(x):
         raise ctx.fail(f"expected X of rank >= 3 and W of the same rank, got {len(x)} and {len(w)}")
     group = int(ctx.attr("group"))
@@ -354,7 +354,7 @@ def _conv_transpose_kernel(inputs: list[Any], attrs: dict[str, Any]) -> list[np.
     y = _crop(y, conv_transpose_pads(attrs, x.shape[2:], ks))
     if b is not None:
         y = y + b.astype(acc).reshape(-1, *([1] * nsp))
-    return [y.astype(x.dtype)]
+    return [apply_activation(y.astype(x.dtype), attrs)]
 
 
 def _crop(y: np.ndarray, pads: list[int]) -> np.ndarray:

@@ -65,8 +65,11 @@ def _batch_normalization_kernel(inputs: list[Any], attrs: dict[str, Any]) -> lis
     acc = accum_dtype(x.dtype)
     shape = _channel_shape(x)
     inv = scale.astype(acc) / np.sqrt(var.astype(acc) + np.asarray(attrs["epsilon"], acc))
-    y = (x.astype(acc) - mean.astype(acc).reshape(shape)) * inv.reshape(shape)
-    return [(y + bias.astype(acc).reshape(shape)).astype(x.dtype)]
+    # one fresh buffer, then in place: the subtraction's result belongs to this kernel
+    y = np.subtract(x, mean.astype(acc, copy=False).reshape(shape), dtype=acc)
+    y *= inv.reshape(shape)
+    y += bias.astype(acc, copy=False).reshape(shape)
+    return [y.astype(x.dtype, copy=False)]
 
 
 # -- InstanceNormalization -------------------------------------------------------------------------

@@ -1,0 +1,267 @@
+"""Fast NumPy convolution kernels (the `conv` op's kernel dispatches here).
+
+Strategies, chosen per shape by measurement on one core (OpenBLAS sgemm):
+
+- **1x1, stride 1, no pads**: one GEMM `W[M, C] @ x[N, C, H*W]`, no copy at all.
+- **shifted GEMMs** (2-D): the input is zero-padded once into a flat buffer `[N, C, Hp*Wp + tail]`
+  (split into stride phases when strided, see `_Phases`); for kernel offset (i, j) the shifted
+  input is a contiguous slice starting at `i*d*Wp + j*d`, so `out += W[:, :, i, j] @ slice` runs
+  kh*kw GEMMs on views without copying. The output is computed on the padded width and cropped
+  once. Temporaries: the padded input, the accumulator and a small per-chunk product.
+- **im2col** (strides, tiny channel counts, small spatial maps with many channels, 1-D/3-D): windows
+  copied into `[n, C*K, P]` columns and one GEMM, in batch chunks so the columns stay small.
+- **depthwise** (group == C == M): sum over kernel offsets of broadcast multiplies on strided views.
+
+All math happens in `accum_dtype` (float32 for half types); float32 stays float32 (no upcast).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+
+# Columns of one im2col chunk stay under this (or one image's columns, if larger).
+_COLS_BUDGET = 4 * 1024 * 1024
+# The shifted-GEMM product buffer covers as many images as fit in this (at least one).
+_TMP_BUDGET = 64 * 1024
+
+
+def conv(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray | None, strides: Sequence[int],
+    dilations: Sequence[int], pads: Sequence[int], group: int, out: Sequence[int],
+) -> np.ndarray:  # fmt: skip
+    """N-D grouped convolution of `x` (already in the accumulation dtype) with explicit pads."""
+    n, c, m = x.shape[0], x.shape[1], w.shape[0]
+    if group == 1:
+        y = _dense(x, w, strides, dilations, pads, out)
+    elif group == c == m and x.ndim == 4:
+        y = _depthwise(x, w[:, 0], strides, dilations, pads, out)
+    else:
+        cg, mg = c // group, m // group
+        y = np.empty((n, m, *out), x.dtype)
+        for g in range(group):  # each group is a dense conv on a channel slice
+            y[:, g * mg : (g + 1) * mg] = _dense(x[:, g * cg : (g + 1) * cg],
+                                                 w[g * mg : (g + 1) * mg], strides, dilations,
+                                                 pads, out)  # fmt: skip
+    if b is not None:
+        y += b.reshape(m, *([1] * (x.ndim - 2)))
+    return y
+
+
+def _dense(
+    x: np.ndarray, w: np.ndarray, strides: Sequence[int], dilations: Sequence[int],
+    pads: Sequence[int], out: Sequence[int],
+) -> np.ndarray:  # fmt: skip
+    ks = w.shape[2:]
+    if all(k == 1 for k in ks) and all(s == 1 for s in strides) and not any(pads):
+        n, c, m = x.shape[0], x.shape[1], w.shape[0]
+        flat = np.matmul(w.reshape(m, c), x.reshape(n, c, -1))
+        return flat.reshape(n, m, *out)
+    if _use_shifted(x, out):
+        return _shifted(x, w, strides, dilations, pads, out)
+    return _im2col(x, w, strides, dilations, pads, out)
+
+
+def _use_shifted(x: np.ndarray, out: Sequence[int]) -> bool:
+    """Shifted GEMMs win unless the map is small and deep or the input has very few channels
+    (then each per-offset GEMM is too thin and im2col's single GEMM is faster)."""
+    if x.ndim != 4:
+        return False
+    c, positions = x.shape[1], out[0] * out[1]
+    return c >= 8 and (positions >= 256 or c < 256)
+
+
+class _Phases:
+    """The zero-padded input split into stride phases, each flattened to `[N, C, Hq*Wq + tail]`.
+
+    Input row `oh*sh + i*dh` of kernel row i lies in phase row `oh + (i*dh)//sh` of phase
+    `(i*dh) % sh` (likewise for columns), so for every kernel offset the operand of all output
+    positions is one contiguous slice of a phase, computed on the phase width `Wq` and cropped
+    once at the end. With stride 1 there is one phase: the padded map itself.
+    """
+
+    def __init__(
+        self, x: np.ndarray, ks: Sequence[int], strides: Sequence[int],
+        dilations: Sequence[int], pads: Sequence[int], out: Sequence[int],
+    ) -> None:  # fmt: skip
+        n, c, h, wd = x.shape
+        (sh, sw), dw = strides, dilations[1]
+        hq = -(-(h + pads[0] + pads[2]) // sh)
+        wq = -(-(wd + pads[1] + pads[3]) // sw)
+        self.tail = (ks[1] - 1) * dw // sw
+        self.data = np.zeros((sh, sw, n, c, hq * wq + self.tail), x.dtype)
+        for a, b in _offsets(sh, sw):  # phase (a, b) = padded rows a::sh, columns b::sw
+            rows, xrows = _phase_span(a, sh, pads[0], h)
+            cols, xcols = _phase_span(b, sw, pads[1], wd)
+            grid = self.data[a, b, :, :, : hq * wq].reshape(n, c, hq, wq)
+            grid[:, :, rows, cols] = x[:, :, xrows, xcols]
+        self.width, self.length = wq, out[0] * wq
+        self.strides, self.dilations, self.out = strides, dilations, out
+
+    def operand(self, i: int, j: int, channels: slice = slice(None)) -> np.ndarray:
+        """`[N, C, Ho*Wq]` view read by kernel offset (i, j)."""
+        (sh, sw), (dh, dw) = self.strides, self.dilations
+        start = (i * dh // sh) * self.width + j * dw // sw
+        return self.data[i * dh % sh, j * dw % sw, :, channels, start : start + self.length]
+
+
+def _release(phases: _Phases) -> int:
+    """Free the phase buffer before the cropped copy is made (keeps the peak low); its width."""
+    phases.data = np.empty(0, phases.data.dtype)
+    return phases.width
+
+
+def _crop(flat: np.ndarray, out: Sequence[int], width: int) -> np.ndarray:
+    """The real output columns of a `[N, M, Ho*Wq]` result (computed on the phase width)."""
+    grid = flat.reshape(flat.shape[0], flat.shape[1], out[0], width)
+    return np.ascontiguousarray(grid[:, :, :, : out[1]])
+
+
+def _phase_span(phase: int, stride: int, pad: int, size: int) -> tuple[slice, slice]:
+    """Phase cells (and input cells) of padded positions `phase + r*stride` inside the input."""
+    first = max(0, -(-(pad - phase) // stride))
+    start = phase + first * stride - pad
+    count = len(range(start, size, stride))
+    return slice(first, first + count), slice(start, size, stride)
+
+
+def _shifted(
+    x: np.ndarray, w: np.ndarray, strides: Sequence[int], dilations: Sequence[int],
+    pads: Sequence[int], out: Sequence[int],
+) -> np.ndarray:  # fmt: skip
+    n, m, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
+    phases = _Phases(x, (kh, kw), strides, dilations, pads, out)
+    acc = np.empty((n, m, phases.length), x.dtype)
+    # images in chunks keep the product buffer small (about _TMP_BUDGET) next to the activations
+    chunk = max(1, _TMP_BUDGET // (acc[0].nbytes or 1))
+    tmp = np.empty((min(chunk, n), m, phases.length), x.dtype)
+    wt = np.ascontiguousarray(w.transpose(2, 3, 0, 1))  # kh, kw, M, C: one contiguous W per offset
+    for start in range(0, n, chunk):
+        part = slice(start, start + chunk)
+        for i, j in _offsets(kh, kw):
+            operand = phases.operand(i, j)[part]
+            if i == j == 0:
+                np.matmul(wt[i, j], operand, out=acc[part])
+            else:
+                np.matmul(wt[i, j], operand, out=tmp[: operand.shape[0]])
+                acc[part] += tmp[: operand.shape[0]]
+    del operand, tmp  # views of the phases: drop them so the phases can be released
+    return _crop(acc, out, _release(phases))
+
+
+def _pad(x: np.ndarray, pads: Sequence[int]) -> np.ndarray:
+    nsp = x.ndim - 2
+    if not any(pads):
+        return x
+    return np.pad(x, [(0, 0), (0, 0)] + [(pads[i], pads[i + nsp]) for i in range(nsp)])
+
+
+def _windows(
+    xp: np.ndarray, ks: Sequence[int], strides: Sequence[int], dilations: Sequence[int],
+    out: Sequence[int],
+) -> np.ndarray:  # fmt: skip
+    """A read-only view `[N, C, *ks, *out]` of every window (no copy)."""
+    nsp = xp.ndim - 2
+    index: list[slice] = [slice(None), slice(None)]
+    for s, o in zip(strides, out, strict=True):
+        index.append(slice(None, (o - 1) * s + 1, s))
+    spans = [(k - 1) * d + 1 for k, d in zip(ks, dilations, strict=True)]
+    view = np.lib.stride_tricks.sliding_window_view(xp, spans, axis=tuple(range(2, 2 + nsp)))
+    view = view[tuple(index)]  # N, C, *out, *spans
+    view = view[(Ellipsis, *[slice(None, None, d) for d in dilations])]
+    order = (0, 1, *range(2 + nsp, 2 + 2 * nsp), *range(2, 2 + nsp))
+    return view.transpose(order)
+
+
+def _im2col(
+    x: np.ndarray, w: np.ndarray, strides: Sequence[int], dilations: Sequence[int],
+    pads: Sequence[int], out: Sequence[int],
+) -> np.ndarray:  # fmt: skip
+    n, m = x.shape[0], w.shape[0]
+    positions = int(np.prod(out, dtype=np.int64))
+    windows = _windows(_pad(x, pads), w.shape[2:], strides, dilations, out)
+    wm = w.reshape(m, -1)
+    per_image = wm.shape[1] * positions * x.itemsize
+    chunk = max(1, _COLS_BUDGET // max(per_image, 1))
+    y = np.empty((n, m, positions), x.dtype)
+    for start in range(0, n, chunk):
+        part = windows[start : start + chunk]
+        cols = part.reshape(part.shape[0], wm.shape[1], positions)  # the one copy
+        np.matmul(wm, cols, out=y[start : start + chunk])
+    return y.reshape(n, m, *out)
+
+
+def _depthwise(
+    x: np.ndarray, w: np.ndarray, strides: Sequence[int], dilations: Sequence[int],
+    pads: Sequence[int], out: Sequence[int],
+) -> np.ndarray:  # fmt: skip
+    """Depthwise 2-D conv (`w` is [C, kh, kw]): per kernel offset, multiply a shifted view by one
+    weight per channel and accumulate, image by image so the operands stay in cache. The layout
+    that gives numpy long contiguous inner loops depends on the map size (measured): channels-last
+    for small maps, the flat padded map for large stride-1 maps, strided NCHW views otherwise."""
+    if out[0] * out[1] <= _SMALL_MAP:
+        return _depthwise_nhwc(x, w, strides, dilations, pads, out)
+    return _depthwise_phases(x, w, strides, dilations, pads, out)
+
+
+# Depthwise maps up to this many output positions run channels-last.
+_SMALL_MAP = 28 * 28
+# Channel blocks of the flat depthwise path hold about this many elements (fits L1/L2).
+_DW_BLOCK = 32768
+
+
+def _offsets(kh: int, kw: int) -> list[tuple[int, int]]:
+    return list(itertools.product(range(kh), range(kw)))
+
+
+def _accumulate(acc: np.ndarray, tmp: np.ndarray, view: np.ndarray, weight: np.ndarray,
+                first: bool) -> None:  # fmt: skip
+    if first:
+        np.multiply(view, weight, out=acc)
+    else:
+        np.multiply(view, weight, out=tmp)
+        acc += tmp
+
+
+def _depthwise_nhwc(
+    x: np.ndarray, w: np.ndarray, strides: Sequence[int], dilations: Sequence[int],
+    pads: Sequence[int], out: Sequence[int],
+) -> np.ndarray:  # fmt: skip
+    n, c, h, wd = x.shape
+    _, kh, kw = w.shape
+    (sh, sw), (dh, dw), (ho, wo) = strides, dilations, out
+    xp = np.zeros((n, h + pads[0] + pads[2], wd + pads[1] + pads[3], c), x.dtype)
+    xp[:, pads[0] : pads[0] + h, pads[1] : pads[1] + wd] = x.transpose(0, 2, 3, 1)
+    y = np.empty((n, ho, wo, c), x.dtype)
+    tmp = np.empty((ho, wo, c), x.dtype)
+    weights = np.ascontiguousarray(w.transpose(1, 2, 0))  # kh, kw, C
+    for image in range(n):
+        for i, j in _offsets(kh, kw):
+            view = xp[image, i * dh : i * dh + (ho - 1) * sh + 1 : sh,
+                      j * dw : j * dw + (wo - 1) * sw + 1 : sw]  # fmt: skip
+            _accumulate(y[image], tmp, view, weights[i, j], i == j == 0)
+    return np.ascontiguousarray(y.transpose(0, 3, 1, 2))
+
+
+def _depthwise_phases(
+    x: np.ndarray, w: np.ndarray, strides: Sequence[int], dilations: Sequence[int],
+    pads: Sequence[int], out: Sequence[int],
+) -> np.ndarray:  # fmt: skip
+    n, c = x.shape[:2]
+    _, kh, kw = w.shape
+    phases = _Phases(x, (kh, kw), strides, dilations, pads, out)
+    block = max(1, _DW_BLOCK // phases.length)
+    y = np.empty((n, c, phases.length), x.dtype)
+    tmp = np.empty((block, phases.length), x.dtype)
+    weights = np.ascontiguousarray(w.transpose(1, 2, 0))[..., None]  # kh, kw, C, 1
+    for c0 in range(0, c, block):
+        channels = slice(c0, c0 + block)
+        for image in range(n):
+            acc = y[image, channels]
+            for i, j in _offsets(kh, kw):
+                view = phases.operand(i, j, channels)[image]
+                _accumulate(acc, tmp[: acc.shape[0]], view, weights[i, j, channels], i == j == 0)
+    del view, tmp
+    return _crop(y, out, _release(phases))
