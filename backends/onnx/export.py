@@ -28,6 +28,7 @@ from compiler.frontend.onnx_data import DTYPE_TO_ONNX
 from compiler.graph import Graph
 from compiler.ir import Node, Value
 from compiler.location import OnnxLoc
+from compiler.ops.epilogue import EPILOGUES
 from compiler.registry import OpDef, get_op
 from compiler.types import TensorType
 
@@ -156,15 +157,20 @@ class _Exporter:
         if opdef.onnx is None:
             raise BackendError(f"op {node.op} has no ONNX form", node.loc)
         opset = self._opset_for(opdef, node)
+        attrs = {k: (opdef.attrs[k].kind, v) for k, v in node.attrs.items() if k not in _EPILOGUE}
         form = OnnxForm(opdef.onnx, ["" if v is None else self._name(v) for v in node.inputs],
-                        {k: (opdef.attrs[k].kind, v) for k, v in node.attrs.items()})  # fmt: skip
+                        attrs)  # fmt: skip
         convert(node, form, opset)
         schema = self._schema(form.op_type, opset, opdef.domain, node)
         proto = onnx.NodeProto()
         proto.op_type, proto.domain = form.op_type, opdef.domain
         proto.name = self._node_name(_label(node))
         proto.input.extend(form.inputs)
-        proto.output.extend(self._name(v) for v in node.outputs)
+        outputs = [self._name(v) for v in node.outputs]
+        activation = node.attrs.get("activation")
+        if activation:  # a fused epilogue: the plain op into a fresh name, then the activation
+            outputs[0], final = self._unique(f"{outputs[0]}_{node.op}"), outputs[0]
+        proto.output.extend(outputs)
         late = _late_attrs(form.op_type, opdef.since, opdef.domain)
         for key, (kind, value) in sorted(form.attrs.items()):
             if key not in schema.attributes:
@@ -175,6 +181,33 @@ class _Exporter:
                 continue
             proto.attribute.append(written)
         self.nodes.append(proto)
+        if activation:
+            self._epilogue(node, proto.name, outputs[0], final)
+
+    def _epilogue(self, node: Node, label: str, source: str, target: str) -> None:
+        """Write a fused activation as its own standard node (`source` -> `target`)."""
+        name, params = node.attrs["activation"], tuple(node.attrs.get("activation_params") or ())
+        opdef = get_op(name)
+        if self.opset < opdef.since:
+            raise BackendError(f"{node.op} with activation {name} needs opset {opdef.since} "
+                               f"(target opset {self.opset})", node.loc)  # fmt: skip
+        inputs, attrs = [source], {}
+        if name == "clip":  # bounds are inputs; ±inf stands for an absent bound
+            dtype = node.outputs[0].type.dtype.to_numpy()
+            for value, absent, what in zip(params, (-np.inf, np.inf), ("min", "max"), strict=True):
+                bound = "" if value == absent else self._unique(f"{target}_{what}")
+                if bound:
+                    self.consts[bound] = np.asarray(value, dtype)
+                inputs.append(bound)
+            while inputs[-1] == "":
+                inputs.pop()
+        else:
+            attrs = {k: float(v) for k, v in zip(EPILOGUES[name], params, strict=True)}
+        self.nodes.append(
+            helper.make_node(
+                opdef.onnx, inputs, [target], name=self._node_name(f"{label}_{name}"), **attrs
+            )
+        )
 
     def _opset_for(self, opdef: OpDef, node: Node) -> int:
         if opdef.domain:
@@ -199,6 +232,9 @@ class _Exporter:
         if schema is None:
             raise BackendError(f"{op_type} does not exist at opset {opset}", node.loc)
         return schema
+
+
+_EPILOGUE = frozenset({"activation", "activation_params"})
 
 
 def _label(node: Node) -> str:

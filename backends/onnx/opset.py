@@ -81,10 +81,14 @@ def node_opset(node: Node, base: int) -> int:
     if opdef.onnx is None or opdef.domain:
         return base
     dtypes = tuple(None if v is None else v.type.dtype for v in node.inputs)
+    # a fused activation is written as its own node after the plain op (see export.py)
+    activation = node.attrs.get("activation")
+    floor = max(base, get_op(activation).since) if activation else base
+    attrs = {k: v for k, v in node.attrs.items() if k not in ("activation", "activation_params")}
     try:
-        return _needed(opdef.onnx, "", base, _non_default(node.attrs, opdef.attrs), dtypes)
+        return max(floor, _needed(opdef.onnx, "", base, _non_default(attrs, opdef.attrs), dtypes))
     except KeyError:  # a dtype without an ONNX type: the exporter reports it
-        return base
+        return floor
 
 
 def default_opset(graph: Graph) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from compiler.ops.common import broadcast_dims, broadcast_shapes, require_same_dtype
+from compiler.ops.epilogue import ACTIVATION_ATTRS, apply_activation, check_activation
 from compiler.ops.nn import accum_dtype
 from compiler.registry import REQUIRED, InferContext, InferDim, attr, defop, kernel
 from compiler.types import DType, TensorType
@@ -26,6 +27,7 @@ _GEMM_ATTRS = {
     "beta": attr("float", 1.0),
     "transA": attr("int", 0),
     "transB": attr("int", 0),
+    **ACTIVATION_ATTRS,
 }
 
 
@@ -34,6 +36,7 @@ def _gemm(ctx: InferContext) -> list[TensorType]:
     """alpha * A' @ B' + beta * C, with A' / B' optionally transposed and C broadcast."""
     a, b = ctx.shape(0), ctx.shape(1)
     dtype = require_same_dtype(ctx, 0, 1, 2)
+    check_activation(ctx)
     if len(a) != 2 or len(b) != 2:
         raise ctx.fail(f"A and B must be 2-D, got ranks {len(a)} and {len(b)}")
     m, k = (a[1], a[0]) if ctx.attr("transA") else (a[0], a[1])
@@ -59,15 +62,16 @@ def _gemm_kernel(inputs: list[Any], attrs: dict[str, Any]) -> list[np.ndarray]:
         y = y * np.asarray(attrs["alpha"], acc)
     if c is not None and attrs["beta"] != 0.0:
         y = y + c.astype(acc) * np.asarray(attrs["beta"], acc)
-    return [y.astype(inputs[0].dtype)]
+    return [apply_activation(y.astype(inputs[0].dtype), attrs)]
 
 
 # -- MatMul ----------------------------------------------------------------------------------------
 
 
-@defop("matmul", onnx="MatMul", inputs=2, since=1)
+@defop("matmul", onnx="MatMul", inputs=2, attrs=ACTIVATION_ATTRS, since=1)
 def _matmul(ctx: InferContext) -> list[TensorType]:
     """Matrix product with numpy semantics (batch broadcasting, 1-D operands promoted)."""
+    check_activation(ctx)
     return [
         TensorType(require_same_dtype(ctx, 0, 1), matmul_shape(ctx, ctx.shape(0), ctx.shape(1)))
     ]
@@ -97,7 +101,7 @@ def _matmul_kernel(inputs: list[Any], attrs: dict[str, Any]) -> list[np.ndarray]
     acc = accum_dtype(a.dtype)
     # Contiguous operands: numpy falls back to a slow non-BLAS loop for transposed views.
     y = np.matmul(np.ascontiguousarray(a, dtype=acc), np.ascontiguousarray(b, dtype=acc))
-    return [y.astype(a.dtype, copy=False)]
+    return [apply_activation(y.astype(a.dtype, copy=False), attrs)]
 
 
 # -- Einsum ----------------------------------------------------------------------------------------
