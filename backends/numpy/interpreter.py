@@ -14,13 +14,14 @@ to f32/f16 become casts to f64) for ground truth; outputs then come back in floa
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from backends.numpy.checks import (
+    F64,
     WIDE,
     bind_inputs,
     check_output,
@@ -29,11 +30,22 @@ from backends.numpy.checks import (
     widen,
 )
 from backends.numpy.memory import LiveSet, MemoryStats, root_of
+from backends.numpy.plan import (
+    Constant,
+    ExecStep,
+    Step,
+    exec_steps,
+    kernel_of,
+    plan_frees,
+    resolve_const,
+)
 from compiler.errors import BackendError
 from compiler.graph import Graph
 from compiler.ir import Node, Value
-from compiler.registry import Kernel, get_op
-from compiler.types import DType
+
+Watch = Callable[[ExecStep], None]
+# Plans kept per program: one per mode and binding of the inputs' symbols (batch sizes, ...).
+_PLANS_KEPT = 8
 
 log = logging.getLogger(__name__)
 
@@ -56,38 +68,50 @@ class RunResult:
 
 
 @dataclass
-class Step:
-    """One node of the program: what to call, on which slots, what to check, what to drop."""
+class _Mode:
+    """What one mode (float32 as stored, or float64) shares across runs."""
 
-    node: Node
-    kernel: Kernel
-    inputs: tuple[int | None, ...]
-    outputs: tuple[int, ...]
-    expected: tuple[np.dtype, ...]
-    frees: tuple[int, ...] = ()
+    env: list[Any]  # a run's environment before its inputs: constants filled in, then ABSENT
+    const_roots: set[int]  # buffers of the constants, which the live set does not count
 
 
 class Program:
     """A graph compiled for the interpreter; call it like `run` without the graph.
 
+    `const` nodes are resolved here into `constants` (slot -> array); `steps` are the nodes a run
+    executes.
+
     Args:
         graph: The graph; it is snapshotted (recompile after mutating it).
 
     Raises:
-        BackendError: an op without a kernel (naming every such op).
+        BackendError: an op without a kernel (naming every such op), or a constant whose array
+            does not match its stored type (naming the node).
     """
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
+        self.names = _value_names(graph)
         self.slots: dict[Value, int] = {}
         for value in graph.inputs:
             self._slot(value)
-        self.steps = [self._step(node) for node in graph.nodes]
+        self.steps: list[Step] = []
+        self.constants: dict[int, np.ndarray] = {}
+        self._symbolic_consts: list[Constant] = []  # constants whose types bind symbols
+        symbols: dict[str, int] = {}
+        for node in graph.nodes:
+            if node.op == "const":
+                self._add_constants(resolve_const(graph, node, self.names, self._slot, symbols))
+            else:
+                self.steps.append(self._step(node))
         self.output_values = graph.outputs
         self.output_slots = [self._slot(v) for v in self.output_values]
-        self.names = _value_names(graph)
-        self._plan_frees()
-        self._wide_consts: dict[int, np.ndarray] = {}
+        self._output_names = [self.names[v] for v in self.output_values]
+        self._input_slots = [self.slots[v] for v in graph.inputs]
+        read = plan_frees(self.steps, set(self.output_slots) | set(self.constants))
+        self.unused_inputs = set(self._input_slots) - read - set(self.output_slots)
+        self._modes: dict[bool, _Mode] = {}
+        self._plans: dict[tuple[bool, tuple[tuple[str, int], ...]], list[ExecStep]] = {}
 
     def _slot(self, value: Value) -> int:
         slot = self.slots.get(value)
@@ -96,31 +120,25 @@ class Program:
         return slot
 
     def _step(self, node: Node) -> Step:
-        fn = get_op(node.op).kernel
-        if fn is None:
-            raise BackendError(f"numpy backend: op {node.op} has no kernel", node.loc)
         ins = tuple(None if v is None else self._slot(v) for v in node.inputs)
         outs = tuple(self._slot(v) for v in node.outputs)
         expected = tuple(numpy_dtype(v.type.dtype) for v in node.outputs)
-        return Step(node, fn, ins, outs, expected)
+        return Step(node, kernel_of(node), ins, outs, expected)
 
-    def _plan_frees(self) -> None:
-        """Record, per step, the slots whose last reader it is (or that nobody reads)."""
-        keep = set(self.output_slots)
-        last: dict[int, int] = {}
-        for i, step in enumerate(self.steps):
-            for slot in (*step.outputs, *(s for s in step.inputs if s is not None)):
-                last[slot] = i
-        frees: list[list[int]] = [[] for _ in self.steps]
-        for slot, i in last.items():
-            if slot not in keep:
-                frees[i].append(slot)
-        for step, dropped in zip(self.steps, frees, strict=True):
-            step.frees = tuple(sorted(dropped))
-        self.unused_inputs = {self.slots[v] for v in self.graph.inputs} - set(last) - keep
+    def _add_constants(self, constants: list[Constant]) -> None:
+        for const in constants:
+            self.constants[const.slot] = const.array
+            shape = const.value.type.shape or ()
+            if any(isinstance(dim, str) for dim in shape):
+                self._symbolic_consts.append(const)
 
     def free_after(self, node: Node) -> list[str]:
-        """Names of the values dropped right after `node` runs (for tests and debugging)."""
+        """Names of the values dropped right after `node` runs (for tests and debugging).
+
+        Constants are resolved at compile time and never dropped: [] for a `const` node.
+        """
+        if node.op == "const":
+            return []
         by_slot = {slot: value for value, slot in self.slots.items()}
         step = next(s for s in self.steps if s.node is node)
         return [self.names[by_slot[slot]] for slot in step.frees]
@@ -134,28 +152,41 @@ class Program:
         track_memory: bool = False,
     ) -> RunResult:
         """Run the program once; see `run` for the arguments."""
-        env: list[Any] = [None] * len(self.slots)
+        mode = self._mode(float64)
+        env = mode.env.copy()
         symbols = self._load_inputs(env, inputs, float64)
-        wanted = self._capture_slots(capture)
-        captured = {self.names[v]: env[s] for v, s in self.slots.items() if s in wanted and
-                    env[s] is not None}  # fmt: skip
-        live = LiveSet(self._const_roots(float64)) if track_memory else None
-        if live is not None:
-            for slot, array in enumerate(env):
-                if array is not None:
-                    live.add(slot, array, "<inputs>")
-        for step in self.steps:
-            self._execute(step, env, symbols, float64, live)
-            for slot in step.outputs:
-                if slot in wanted:
-                    captured[self._name_of_slot(slot)] = env[slot]
-            for slot in step.frees:
-                env[slot] = None
-                if live is not None:
-                    live.drop(slot)
+        plan = self._plan(float64, symbols)
+        watch = None
+        captured: dict[str, np.ndarray] = {}
+        live = None
+        if capture is not False or track_memory:
+            watch, captured, live = self._watcher(env, mode, capture, track_memory)
+        self._execute(plan, env, symbols, float64, watch)
         values = [env[s] for s in self.output_slots]
-        outputs = {self.names[v]: a for v, a in zip(self.output_values, values, strict=True)}
+        outputs = dict(zip(self._output_names, values, strict=True))
         return RunResult(outputs, values, captured, live.stats() if live is not None else None)
+
+    def _mode(self, float64: bool) -> _Mode:
+        """The shared state of a mode, built on its first run (float64 widens constants once)."""
+        mode = self._modes.get(float64)
+        if mode is None:
+            arrays = {s: _wide_const(a) if float64 else a for s, a in self.constants.items()}
+            env: list[Any] = [None] * (len(self.slots) + 1)  # + the ABSENT slot
+            for slot, array in arrays.items():
+                env[slot] = array
+            roots = [*self.constants.values(), *arrays.values()]
+            mode = self._modes[float64] = _Mode(env, {id(root_of(a)) for a in roots})
+        return mode
+
+    def _plan(self, float64: bool, symbols: dict[str, int]) -> list[ExecStep]:
+        """The steps with their output shapes resolved for this binding (cached, a few kept)."""
+        key = (float64, tuple(symbols.items()))
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= _PLANS_KEPT:
+                del self._plans[next(iter(self._plans))]
+            plan = self._plans[key] = exec_steps(self.steps, float64, symbols)
+        return plan
 
     def _load_inputs(
         self, env: list[Any], inputs: Mapping[str, Any] | Sequence[Any], float64: bool
@@ -163,10 +194,12 @@ class Program:
         if not isinstance(inputs, Mapping):
             inputs = self._by_position(inputs)
         arrays, symbols = bind_inputs(self.graph.inputs, self.names, inputs, float64)
-        for value, array in zip(self.graph.inputs, arrays, strict=True):
-            slot = self.slots[value]
+        for slot, array in zip(self._input_slots, arrays, strict=True):
             if slot not in self.unused_inputs:
                 env[slot] = array
+        for const in self._symbolic_consts:  # the constants' symbols, checked against the inputs
+            check_output(self.graph, const.node, self.names, const.value, const.array,
+                         numpy_dtype(const.value.type.dtype), symbols)  # fmt: skip
         return symbols
 
     def _by_position(self, arrays: Sequence[Any]) -> dict[str, Any]:
@@ -176,6 +209,31 @@ class Program:
                 f"{len(self.graph.inputs)}"
             )
         return {self.names[v]: a for v, a in zip(self.graph.inputs, arrays, strict=True)}
+
+    def _watcher(
+        self, env: list[Any], mode: _Mode, capture: bool | Iterable[str], track_memory: bool
+    ) -> tuple[Watch, dict[str, np.ndarray], LiveSet | None]:
+        """The per-step hook of a run with capture or memory tracking (None-free runs skip it)."""
+        wanted = self._capture_slots(capture)
+        names = self._slot_names()
+        captured = {names[s]: env[s] for s in sorted(wanted) if env[s] is not None}
+        live = LiveSet(mode.const_roots) if track_memory else None
+        if live is not None:
+            for slot in self._input_slots:
+                if env[slot] is not None:
+                    live.add(slot, env[slot], "<inputs>")
+
+        def watch(step: ExecStep) -> None:
+            for slot in step.outputs:
+                if live is not None:
+                    live.add(slot, env[slot], names[slot])
+                if slot in wanted:
+                    captured[names[slot]] = env[slot]
+            if live is not None:
+                for slot in step.frees:
+                    live.drop(slot)
+
+        return watch, captured, live
 
     def _capture_slots(self, capture: bool | Iterable[str]) -> set[int]:
         if capture is False:
@@ -189,61 +247,54 @@ class Program:
             raise BackendError(f"numpy backend: cannot capture unknown values {unknown}")
         return {self.slots[by_name[n]] for n in wanted}
 
-    def _name_of_slot(self, slot: int) -> str:
-        if not hasattr(self, "_slot_names"):
-            self._slot_names = {s: self.names[v] for v, s in self.slots.items()}
-        return self._slot_names[slot]
+    def _slot_names(self) -> dict[int, str]:
+        if not hasattr(self, "_names_by_slot"):
+            self._names_by_slot = {s: self.names[v] for v, s in self.slots.items()}
+        return self._names_by_slot
 
     def _execute(
         self,
-        step: Step,
+        plan: list[ExecStep],
         env: list[Any],
         symbols: dict[str, int],
         float64: bool,
-        live: LiveSet | None,
+        watch: Watch | None,
     ) -> None:
-        node = step.node
-        args = [None if s is None else env[s] for s in step.inputs]
-        attrs = _wide_attrs(node) if float64 and node.op == "cast" else node.attrs
-        try:
-            if float64 and node.op == "const":
-                results = [self._wide_const(step)]
-            else:
-                results = step.kernel(args, attrs)
-        except Exception as exc:  # noqa: BLE001  any kernel failure is reported with the node
-            raise kernel_error(self.graph, node, self.names, args, exc) from exc
-        if len(results) < len(step.outputs):
-            raise kernel_error(self.graph, node, self.names, args,
-                               ValueError(f"kernel returned {len(results)} outputs"))  # fmt: skip
-        for slot, value, array, dtype in zip(
-            step.outputs, node.outputs, results, step.expected, strict=False
-        ):
-            array = array if isinstance(array, np.ndarray) else np.asarray(array)
-            if float64:
-                array, dtype = widen(array), WIDE.get(dtype, dtype)
-            check_output(self.graph, node, self.names, value, array, dtype, symbols)
-            env[slot] = array
-            if live is not None and node.op != "const":
-                live.add(slot, array, self.names[value])
-
-    def _wide_const(self, step: Step) -> np.ndarray:
-        slot = step.outputs[0]
-        array = self._wide_consts.get(slot)
-        if array is None:
-            array = self._wide_consts[slot] = widen(step.node.attrs["value"])
-        return array
-
-    def _const_roots(self, float64: bool) -> set[int]:
-        arrays = [s.node.attrs["value"] for s in self.steps if s.node.op == "const"]
-        if float64:
-            arrays += list(self._wide_consts.values())
-        return {id(root_of(a)) for a in arrays}
+        """The hot loop: per step, gather, call, check, store, drop (locals bound for speed)."""
+        ndarray, asarray, wide, f64 = np.ndarray, np.asarray, WIDE, F64
+        for step in plan:
+            _node, kernel, ins, outs, attrs, frees, checks = step
+            args = [env[s] for s in ins]
+            try:
+                results = kernel(args, attrs)
+            except Exception as exc:  # noqa: BLE001  any kernel failure is reported with the node
+                raise kernel_error(self.graph, step.node, self.names, args, exc) from exc
+            if len(results) < len(outs):
+                short = ValueError(f"kernel returned {len(results)} outputs")
+                raise kernel_error(self.graph, step.node, self.names, args, short)
+            for slot, array, check in zip(outs, results, checks):  # noqa: B905  extra results dropped
+                if not isinstance(array, ndarray):
+                    array = asarray(array)
+                if float64 and array.dtype in wide:
+                    array = array.astype(f64)
+                # Fast path: the expected dtype object and the exact shape; anything else (an
+                # equal-but-distinct dtype, a shape known only at run time) gets the full check.
+                if array.dtype is not check.dtype or array.shape != check.shape:
+                    check_output(self.graph, step.node, self.names, check.value, array,
+                                 check.dtype, symbols)  # fmt: skip
+                env[slot] = array
+            if watch is not None:
+                watch(step)
+            for slot in frees:
+                env[slot] = None
 
 
-def _wide_attrs(node: Node) -> Mapping[str, Any]:
-    if node.attrs.get("to") in (DType.FLOAT32, DType.FLOAT16):
-        return {**node.attrs, "to": DType.FLOAT64}
-    return node.attrs
+def _wide_const(array: np.ndarray) -> np.ndarray:
+    """A constant in float64 mode: widened once per program, read-only like the original."""
+    wide = widen(array)
+    if wide is not array:
+        wide.flags.writeable = False
+    return wide
 
 
 def _value_names(graph: Graph) -> dict[Value, str]:

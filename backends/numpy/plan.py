@@ -1,0 +1,156 @@
+"""Compile-time planning of the NumPy interpreter: constants, steps, frees and output checks.
+
+The interpreter's loop runs once per node per run, so everything that does not depend on the
+run's data is decided here, once:
+
+- `const` nodes are resolved into a table of arrays (slot -> array) that pre-fills every run's
+  environment; they are never executed, freed, checked per run, or counted as live tensors.
+- Each remaining node becomes a `Step`; `ExecStep` tuples are what the hot loop unpacks.
+- Each output gets an `OutputCheck`: the numpy dtype to expect and, where every dim is known once
+  the inputs' symbols are bound, the exact shape, so the common case is two identity/tuple
+  compares. Anything else (a data-dependent symbol, an unknown rank, a dtype that only compares
+  equal) falls back to the full check of `checks.check_output`, which raises naming the node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from backends.numpy.checks import WIDE, check_output, kernel_error, numpy_dtype
+from compiler.errors import BackendError
+from compiler.graph import Graph
+from compiler.ir import Node, Value
+from compiler.registry import Kernel, get_op
+from compiler.types import DType
+
+# The environment's last entry stays None: absent optional inputs read it (no per-arg test).
+ABSENT = -1
+
+
+@dataclass
+class Step:
+    """One executed node: what to call, on which slots, what to check, what to drop."""
+
+    node: Node
+    kernel: Kernel
+    inputs: tuple[int | None, ...]
+    outputs: tuple[int, ...]
+    expected: tuple[np.dtype, ...]
+    frees: tuple[int, ...] = ()
+
+
+class OutputCheck(NamedTuple):
+    """What one output must be: `dtype` and, when fully known for this run, `shape` (else None)."""
+
+    dtype: np.dtype
+    shape: tuple[int, ...] | None
+    value: Value
+
+
+class ExecStep(NamedTuple):
+    """The hot loop's view of a step (a tuple: unpacking it is one bytecode)."""
+
+    node: Node
+    kernel: Kernel
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    attrs: Mapping[str, Any]
+    frees: tuple[int, ...]
+    checks: tuple[OutputCheck, ...]
+
+
+@dataclass
+class Constant:
+    """A resolved `const` output: its slot, array, and the node that defined it (for errors)."""
+
+    node: Node
+    value: Value
+    slot: int
+    array: np.ndarray
+
+
+def kernel_of(node: Node) -> Kernel:
+    fn = get_op(node.op).kernel
+    if fn is None:
+        raise BackendError(f"numpy backend: op {node.op} has no kernel", node.loc)
+    return fn
+
+
+def resolve_const(
+    graph: Graph, node: Node, names: Mapping[Value, str], slot_of: Any, symbols: dict[str, int]
+) -> list[Constant]:
+    """Run a `const` node's kernel once and check its arrays against the stored types."""
+    try:
+        results = kernel_of(node)([], node.attrs)
+    except Exception as exc:  # noqa: BLE001  reported with the node, as at run time
+        raise kernel_error(graph, node, names, [], exc) from exc
+    if len(results) < len(node.outputs):
+        raise kernel_error(graph, node, names, [],
+                           ValueError(f"kernel returned {len(results)} outputs"))  # fmt: skip
+    constants = []
+    for value, array in zip(node.outputs, results, strict=False):
+        array = array if isinstance(array, np.ndarray) else np.asarray(array)
+        check_output(graph, node, names, value, array, numpy_dtype(value.type.dtype), symbols)
+        constants.append(Constant(node, value, slot_of(value), array))
+    return constants
+
+
+def plan_frees(steps: Sequence[Step], keep: set[int]) -> set[int]:
+    """Set each step's `frees` (slots it reads or writes last); return the slots read at all.
+
+    `keep` (graph outputs and constants) is never freed.
+    """
+    last: dict[int, int] = {}
+    for i, step in enumerate(steps):
+        for slot in (*step.outputs, *(s for s in step.inputs if s is not None)):
+            last[slot] = i
+    frees: list[list[int]] = [[] for _ in steps]
+    for slot, i in last.items():
+        if slot not in keep:
+            frees[i].append(slot)
+    for step, dropped in zip(steps, frees, strict=True):
+        step.frees = tuple(sorted(dropped))
+    return set(last)
+
+
+def wide_attrs(node: Node) -> Mapping[str, Any]:
+    """float64 mode: casts to float32/float16 become casts to float64."""
+    if node.op == "cast" and node.attrs.get("to") in (DType.FLOAT32, DType.FLOAT16):
+        return {**node.attrs, "to": DType.FLOAT64}
+    return node.attrs
+
+
+def exec_steps(steps: Sequence[Step], float64: bool, symbols: Mapping[str, int]) -> list[ExecStep]:
+    """The hot loop's steps for one mode and one binding of the symbols known before the run."""
+    plan = []
+    for step in steps:
+        node = step.node
+        checks = tuple(
+            OutputCheck(WIDE.get(dtype, dtype) if float64 else dtype, _shape(value, symbols), value)
+            for value, dtype in zip(node.outputs, step.expected, strict=True)
+        )
+        ins = tuple(ABSENT if s is None else s for s in step.inputs)
+        attrs = wide_attrs(node) if float64 else node.attrs
+        plan.append(ExecStep(node, step.kernel, ins, step.outputs, attrs, step.frees, checks))
+    return plan
+
+
+def _shape(value: Value, symbols: Mapping[str, int]) -> tuple[int, ...] | None:
+    """The exact shape of `value` given the bound symbols, or None when not fully known."""
+    declared = value.type.shape
+    if declared is None:
+        return None
+    dims = []
+    for dim in declared:
+        if isinstance(dim, str):
+            bound = symbols.get(dim)
+            if bound is None:
+                return None
+            dims.append(bound)
+        else:
+            dims.append(dim)
+    return tuple(dims)
