@@ -33,6 +33,7 @@ from backends.numpy.memory import LiveSet, MemoryStats, root_of
 from backends.numpy.plan import (
     Constant,
     ExecStep,
+    OutputCheck,
     Step,
     exec_steps,
     kernel_of,
@@ -263,30 +264,54 @@ class Program:
         """The hot loop: per step, gather, call, check, store, drop (locals bound for speed)."""
         ndarray, asarray, wide, f64 = np.ndarray, np.asarray, WIDE, F64
         for step in plan:
-            _node, kernel, ins, outs, attrs, frees, checks = step
-            args = [env[s] for s in ins]
+            node, kernel, gather, single, attrs, count, slot, dtype, shape, rest, frees, _, _ = step
+            args = [gather(env)] if single else [] if gather is None else list(gather(env))
             try:
                 results = kernel(args, attrs)
             except Exception as exc:  # noqa: BLE001  any kernel failure is reported with the node
-                raise kernel_error(self.graph, step.node, self.names, args, exc) from exc
-            if len(results) < len(outs):
+                raise kernel_error(self.graph, node, self.names, args, exc) from exc
+            if len(results) < count:
                 short = ValueError(f"kernel returned {len(results)} outputs")
-                raise kernel_error(self.graph, step.node, self.names, args, short)
-            for slot, array, check in zip(outs, results, checks):  # noqa: B905  extra results dropped
+                raise kernel_error(self.graph, node, self.names, args, short)
+            if count:  # the first output inline; the rare others through `_store`
+                array = results[0]
                 if not isinstance(array, ndarray):
                     array = asarray(array)
                 if float64 and array.dtype in wide:
                     array = array.astype(f64)
                 # Fast path: the expected dtype object and the exact shape; anything else (an
                 # equal-but-distinct dtype, a shape known only at run time) gets the full check.
-                if array.dtype is not check.dtype or array.shape != check.shape:
-                    check_output(self.graph, step.node, self.names, check.value, array,
-                                 check.dtype, symbols)  # fmt: skip
+                if array.dtype is not dtype or array.shape != shape:
+                    self._check(node, step.checks[0], array, symbols)
                 env[slot] = array
+                for index, check in rest:
+                    self._store(node, check, results[index], env, symbols, float64)
             if watch is not None:
                 watch(step)
             for slot in frees:
                 env[slot] = None
+
+    def _store(
+        self,
+        node: Node,
+        check: OutputCheck,
+        array: Any,
+        env: list[Any],
+        symbols: dict[str, int],
+        float64: bool,
+    ) -> None:
+        """Check and store one output beyond the first (as the loop does for the first)."""
+        array = array if isinstance(array, np.ndarray) else np.asarray(array)
+        if float64:
+            array = widen(array)
+        if array.dtype is not check.dtype or array.shape != check.shape:
+            self._check(node, check, array, symbols)
+        env[check.slot] = array
+
+    def _check(
+        self, node: Node, check: OutputCheck, array: np.ndarray, symbols: dict[str, int]
+    ) -> None:
+        check_output(self.graph, node, self.names, check.value, array, check.dtype, symbols)
 
 
 def _wide_const(array: np.ndarray) -> np.ndarray:

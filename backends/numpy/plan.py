@@ -14,8 +14,9 @@ run's data is decided here, once:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -46,20 +47,32 @@ class Step:
 class OutputCheck(NamedTuple):
     """What one output must be: `dtype` and, when fully known for this run, `shape` (else None)."""
 
+    slot: int
     dtype: np.dtype
     shape: tuple[int, ...] | None
     value: Value
 
 
 class ExecStep(NamedTuple):
-    """The hot loop's view of a step (a tuple: unpacking it is one bytecode)."""
+    """The hot loop's view of a step (a tuple: the loop unpacks it in one bytecode).
+
+    The first output is spelled out (`slot0`, `dtype0`, `shape0`): nearly every node has exactly
+    one, and this spares the loop a zip. `gather(env)` reads the inputs (an `itemgetter`, which
+    returns the bare item when there is one input: `single`), None for a node without inputs.
+    """
 
     node: Node
     kernel: Kernel
-    inputs: tuple[int, ...]
-    outputs: tuple[int, ...]
+    gather: Callable[[list[Any]], Any] | None
+    single: bool
     attrs: Mapping[str, Any]
+    count: int  # outputs the kernel must return
+    slot0: int
+    dtype0: np.dtype | None
+    shape0: tuple[int, ...] | None
+    rest: tuple[tuple[int, OutputCheck], ...]  # outputs 1.. as (index, check)
     frees: tuple[int, ...]
+    outputs: tuple[int, ...]
     checks: tuple[OutputCheck, ...]
 
 
@@ -126,17 +139,24 @@ def wide_attrs(node: Node) -> Mapping[str, Any]:
 
 def exec_steps(steps: Sequence[Step], float64: bool, symbols: Mapping[str, int]) -> list[ExecStep]:
     """The hot loop's steps for one mode and one binding of the symbols known before the run."""
-    plan = []
-    for step in steps:
-        node = step.node
-        checks = tuple(
-            OutputCheck(WIDE.get(dtype, dtype) if float64 else dtype, _shape(value, symbols), value)
-            for value, dtype in zip(node.outputs, step.expected, strict=True)
+    return [_exec_step(step, float64, symbols) for step in steps]
+
+
+def _exec_step(step: Step, float64: bool, symbols: Mapping[str, int]) -> ExecStep:
+    node = step.node
+    checks = tuple(
+        OutputCheck(
+            slot, WIDE.get(dtype, dtype) if float64 else dtype, _shape(value, symbols), value
         )
-        ins = tuple(ABSENT if s is None else s for s in step.inputs)
-        attrs = wide_attrs(node) if float64 else node.attrs
-        plan.append(ExecStep(node, step.kernel, ins, step.outputs, attrs, step.frees, checks))
-    return plan
+        for slot, value, dtype in zip(step.outputs, node.outputs, step.expected, strict=True)
+    )
+    ins = tuple(ABSENT if s is None else s for s in step.inputs)
+    gather = itemgetter(*ins) if ins else None
+    attrs = wide_attrs(node) if float64 else node.attrs
+    slot, dtype, shape = checks[0][:3] if checks else (ABSENT, None, None)  # no outputs: unused
+    rest = tuple(enumerate(checks))[1:]
+    return ExecStep(node, step.kernel, gather, len(ins) == 1, attrs, len(checks), slot, dtype,
+                    shape, rest, step.frees, step.outputs, checks)  # fmt: skip
 
 
 def _shape(value: Value, symbols: Mapping[str, int]) -> tuple[int, ...] | None:
