@@ -1,12 +1,15 @@
 """The NumPy reference interpreter: a loop over nodes calling each op's registered kernel.
 
-`compile(graph)` builds a `Program` once: every value gets a slot, every node a step holding its
-kernel, input/output slots, the stored output types, and the slots whose *last use* is that step
-(dropped right after it runs, so a run holds only the live set). The program is reusable across
-runs; it snapshots the graph, so recompile after mutating it.
+`compile(graph)` builds a `Program` once: every value gets a slot; `const` nodes are resolved into
+a constants table that pre-fills each run's slots (never executed, freed or counted as live); every
+other node becomes a step holding its kernel, input/output slots, the stored output types, and the
+slots whose *last use* is that step (dropped right after it runs, so a run holds only the live
+set). The program is reusable across runs; it snapshots the graph, so recompile after mutating it.
 
 Each kernel's outputs are checked against the node's stored types (dtype, rank, static dims, and
 symbols bound consistently): a mismatch names the node, which catches kernel and inference bugs.
+The checks are planned per step (`plan.py`): with the inputs' symbols bound, most outputs need
+only a dtype identity and a shape tuple compare; the rest take the full check.
 `float64=True` computes float32/float16 tensors in float64 (inputs and constants are upcast, casts
 to f32/f16 become casts to f64) for ground truth; outputs then come back in float64.
 """
