@@ -27,7 +27,7 @@ def test_optimize_writes_the_model_with_its_pipeline(tmp_path: Path, capsys) -> 
     from backends.onnx import run_onnxruntime
 
     out, report = tmp_path / "opt.onnx", tmp_path / "report.json"
-    pipeline = "repeat(default; max-iterations=2)"
+    pipeline = "repeat(prune-dead-nodes; max-iterations=2)"
     argv = ["optimize", str(MNIST), "-o", str(out), "--pipeline", pipeline,
             "--check-numerics", "--report", str(report)]  # fmt: skip
     assert main(argv) == 0
