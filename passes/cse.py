@@ -25,6 +25,9 @@ graph @main(%x: f32[4]) -> (f32[4]) {
 
 After: `%b` and `%q` are gone and `%y = add(%p, %p)`.
 
+With `constants=false` only computations merge: fusions that rewrite weights in place refuse
+weights shared by several nodes, so the pipeline deduplicates constants after them.
+
 Numerics: exact (the kernels are deterministic; ops without inputs are never merged).
 """
 
@@ -50,6 +53,7 @@ class CsePass(Pass):
     """Merge duplicate constants and duplicate computations."""
 
     name: ClassVar[str] = "cse"
+    constants: bool = True  # also merge equal constants (off before weight-rewriting fusions)
 
     def run(self, graph: Graph) -> bool:
         seen: dict[Hashable, Node] = {}
@@ -57,7 +61,7 @@ class CsePass(Pass):
         changed = False
         for node in graph.nodes:
             if node.op == "const":
-                first = _find_const(consts, node)
+                first = _find_const(consts, node) if self.constants else None
             else:
                 first = _find_node(seen, node)
             if first is not None and _merge(graph, node, first):

@@ -53,7 +53,9 @@ class MatMulAddToGemm(RewriteRule):
         split = _split(match)
         assert split is not None
         mm, bias = split
-        a, w = mm.producer.inputs  # type: ignore[union-attr]
+        assert mm.producer is not None
+        a, w = mm.producer.inputs
+        match.matched.append(mm.producer)  # so the driver erases the matmul once unused
         out = match.root.output
         node = b.node("gemm", a, w, bias, names=[out.name])
         return node.output

@@ -11,16 +11,17 @@ from __future__ import annotations
 # reshape clean-ups so they see canonical operands; prune last so each round starts small.
 CLEANUP = (
     "fold-constants,eliminate-no-ops,simplify-reshapes,merge-transposes,fold-bn-scale,"
-    "fuse-pad-conv,fuse-layer-norm,fuse-matmul-add,cse,prune-dead-nodes"
+    "fuse-pad-conv,fuse-layer-norm,fuse-matmul-add,cse{constants=false},prune-dead-nodes"
 )
 
 # >>> FUSION SPOT: `fuse-conv-bn-relu` (BN folding into conv/gemm + activation epilogues) goes
 # here, after the clean-ups (BN scale layers are merged, conv weights are constants) and before
-# the final prune. The lead inserts it; keep the clean-up fixed point in front of it.
+# the final `cse` (constants are deduplicated only after it: the fusion refuses shared weights).
+# The lead inserts it.
 FUSIONS = ""
 
 PIPELINES: dict[str, str] = {
     "O0": "",
     "cleanup": f"repeat({CLEANUP}; max-iterations=8)",
-    "default": ",".join(p for p in ("cleanup", FUSIONS, "prune-dead-nodes") if p),
+    "default": ",".join(p for p in ("cleanup", FUSIONS, "cse,prune-dead-nodes") if p),
 }

@@ -72,7 +72,8 @@ def _simplify(graph: Graph, node: Node) -> bool:
             return True
     if node.op != "reshape":
         return False
-    return _constant_shape(graph, node) or _to_flatten(graph, node)
+    changed = _constant_shape(graph, node)
+    return _to_flatten(graph, node) or changed
 
 
 def _bypass(graph: Graph, node: Node, inner: Node, x: Value) -> bool:
