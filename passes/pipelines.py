@@ -14,11 +14,10 @@ CLEANUP = (
     "fuse-pad-conv,fuse-layer-norm,fuse-matmul-add,cse{constants=false},prune-dead-nodes"
 )
 
-# >>> FUSION SPOT: `fuse-conv-bn-relu` (BN folding into conv/gemm + activation epilogues) goes
-# here, after the clean-ups (BN scale layers are merged, conv weights are constants) and before
-# the final `cse` (constants are deduplicated only after it: the fusion refuses shared weights).
-# The lead inserts it.
-FUSIONS = ""
+# Fusions run after the clean-ups (BN scale layers are merged, conv weights are constants) and
+# before the final `cse` (constants are deduplicated only after it: the fusion refuses shared
+# weights).
+FUSIONS = "fuse-conv-bn-relu"
 
 PIPELINES: dict[str, str] = {
     "O0": "",
