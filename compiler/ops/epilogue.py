@@ -6,9 +6,10 @@ op's result (already in the output dtype), so a fused node computes bit-for-bit 
 nodes did. `activation_params` holds the activation's float attributes in the order of
 `EPILOGUES[name]`; for `clip` they are the (min, max) bounds, ±inf for an absent bound.
 
-Both attributes are absent on an unfused node (the canonical form of every imported op), so they
-cost nothing in printed IR; the ONNX exporter writes a fused node as the plain op followed by the
-activation node (`backends.onnx.export`).
+Both attributes are absent on an unfused node (the canonical form of every imported op, so they
+cost nothing in printed IR) and both present on a fused one (`[]` params for a parameterless
+activation): one spelling per graph. The ONNX exporter writes a fused node as the plain op
+followed by the activation node (`backends.onnx.export`).
 """
 
 from __future__ import annotations
@@ -47,8 +48,10 @@ def check_activation(ctx: InferContext) -> None:
     if name not in EPILOGUES:
         valid = ", ".join(sorted(EPILOGUES))
         raise ctx.fail(f"unknown activation {name!r} (valid: {valid}; leave it out for none)")
+    if params is None:  # one spelling per graph: a fused node always states its params
+        raise ctx.fail(f"activation {name} needs activation_params (use [] for none)")
     want = EPILOGUES[name]
-    if len(params or ()) != len(want):
+    if len(params) != len(want):
         raise ctx.fail(f"activation {name} takes {len(want)} params {list(want)}, got {params}")
     if ctx.dtype(0) not in FLOATS:
         raise ctx.fail(f"activation {name} needs a float type, got {ctx.dtype(0).short}")
