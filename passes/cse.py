@@ -33,6 +33,7 @@ Numerics: exact (the kernels are deterministic; ops without inputs are never mer
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -56,7 +57,7 @@ class CsePass(Pass):
     constants: bool = True  # also merge equal constants (off before weight-rewriting fusions)
 
     def run(self, graph: Graph) -> bool:
-        seen: dict[Hashable, Node] = {}
+        seen: dict[Hashable, list[Node]] = {}
         consts: dict[Hashable, list[Node]] = {}
         changed = False
         for node in graph.nodes:
@@ -78,19 +79,29 @@ def _merge(graph: Graph, node: Node, first: Node) -> bool:
     return True
 
 
-def _find_node(seen: dict[Hashable, Node], node: Node) -> Node | None:
-    if not node.inputs:
+def _find_node(seen: dict[Hashable, list[Node]], node: Node) -> Node | None:
+    """An earlier node computing the same values, else None (and `node` is remembered).
+
+    Keyed on op and input identities only: most nodes have inputs no other node shares, so
+    their attributes (arrays, nested tuples) are compared only on a collision, never hashed.
+    """
+    inputs = node._inputs  # noqa: SLF001  read-only; `inputs` would copy it for every node
+    if not inputs:
         return None
-    key = (node.op, len(node.outputs), tuple(id(v) for v in node.inputs), _attrs_key(node))
-    first = seen.get(key)
-    if first is None or first.graph is not node.graph:
-        seen[key] = node
+    key = (node.op, len(node.outputs), *map(id, inputs))
+    bucket = seen.get(key)
+    if bucket is None:
+        seen[key] = [node]
         return None
-    return first
+    for first in bucket:
+        if first.graph is node.graph and _attrs_equal(first.attrs, node.attrs):
+            return first
+    bucket.append(node)
+    return None
 
 
-def _attrs_key(node: Node) -> Hashable:
-    return tuple(sorted((k, _freeze(v)) for k, v in node.attrs.items()))
+def _attrs_equal(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a.keys() == b.keys() and all(_freeze(a[k]) == _freeze(b[k]) for k in a)
 
 
 def _freeze(value: Any) -> Hashable:
@@ -114,13 +125,18 @@ def _find_const(consts: dict[Hashable, list[Node]], node: Node) -> Node | None:
 def _fingerprint(array: np.ndarray) -> Hashable:
     if is_splat(array):
         return (array.dtype.str, array.shape, True, _first_bytes(array))
-    flat = array.reshape(-1)
     if array.size <= SAMPLES:
         sample = _bytes(array)
     else:
-        idx = np.linspace(0, array.size - 1, SAMPLES).astype(np.int64)
-        sample = _bytes(flat[idx])
+        # `flat` indexes any strided view in place (a reshape would copy a broadcast view)
+        sample = _bytes(array.flat[_sample_indices(array.size)])
     return (array.dtype.str, array.shape, False, sample)
+
+
+@functools.lru_cache(maxsize=256)
+def _sample_indices(size: int) -> np.ndarray:
+    """SAMPLES evenly spaced flat indices (weights of one layer shape share them)."""
+    return np.linspace(0, size - 1, SAMPLES).astype(np.int64)
 
 
 def _bitwise_equal(a: np.ndarray, b: np.ndarray) -> bool:

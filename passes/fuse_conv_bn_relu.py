@@ -149,14 +149,30 @@ def _fold_conv(
     w = node.inputs[1].const_value()
     bias = _old_bias(node, len(s))
     if node.op == "conv":
-        scaled = w.astype(np.float64) * s.reshape(-1, *([1] * (w.ndim - 1)))
+        new_w = _scale_rows(w, s)
     else:  # conv_transpose: [C, M/g, k...], channel g·(M/g) + j scales W[g-th input block, j]
         g, c, mg = int(node.attrs["group"]), w.shape[0], w.shape[1]
         wg = w.astype(np.float64).reshape(g, c // g, mg, -1) * s.reshape(g, 1, mg, 1)
-        scaled = wg.reshape(w.shape)
-    new_w = b.const(_cast(scaled, w), node.inputs[1].name)
+        new_w = _cast(wg.reshape(w.shape), w)
+    w_out = b.const(new_w, node.inputs[1].name)
     new_b = b.const(_cast((bias - mean) * s + shift, w), f"{name}_bias" if name else "")
-    return b.op(node.op, node.inputs[0], new_w, new_b, names=[name], **node.attrs)
+    return b.op_like(node.op, node.inputs[0], w_out, new_b, like=node.output, name=name,
+                     **node.attrs)  # fmt: skip
+
+
+def _scale_rows(w: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """`W·s` per output channel (axis 0), computed in float64 and cast back.
+
+    Only W's distinct data is computed: a weight broadcast along other axes (a folded
+    `ConstantOfShape` splat, stride 0) gives a result broadcast the same way, element for
+    element equal to the full product, without materialising hundreds of MB.
+    """
+    core = w[tuple(slice(None) if st or ax == 0 else slice(0, 1)
+                   for ax, st in enumerate(w.strides))]  # fmt: skip
+    scaled = core.astype(np.float64) * s.reshape(-1, *([1] * (w.ndim - 1)))
+    if scaled.shape == w.shape:
+        return _cast(scaled, w)
+    return np.broadcast_to(scaled.astype(w.dtype), w.shape)
 
 
 def _old_bias(node: Node, channels: int) -> np.ndarray:
@@ -216,7 +232,7 @@ class FuseActivation(RewriteRule):
         bounds = [None if v is None else v.const_value() for v in act.inputs[1:]]
         params = epilogue_of(act.op, act.attrs, bounds)
         attrs = {**affine.attrs, "activation": act.op, "activation_params": params}
-        return b.op(affine.op, *affine.inputs, names=[act.output.name], **attrs)
+        return b.op_like(affine.op, *affine.inputs, like=act.output, **attrs)
 
 
 def _clip_refusal(clip: Node) -> str | None:

@@ -56,9 +56,7 @@ class MatMulAddToGemm(RewriteRule):
         assert mm.producer is not None
         a, w = mm.producer.inputs
         match.matched.append(mm.producer)  # so the driver erases the matmul once unused
-        out = match.root.output
-        node = b.node("gemm", a, w, bias, names=[out.name])
-        return node.output
+        return b.op_like("gemm", a, w, bias, like=match.root.output)
 
 
 def _split(match: Match) -> tuple[Value, Value] | None:

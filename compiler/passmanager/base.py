@@ -21,6 +21,7 @@ Option types are `bool`, `int`, `float`, `str` and any of them `| None` (spelled
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import typing
@@ -52,7 +53,7 @@ class Pass:
     def spec(self) -> str:
         """The canonical pipeline text of this pass: its name and every option, in field order."""
         options = [
-            f"{o.flag}={format_value(getattr(self, o.field))}" for o in options_of(type(self))
+            f"{o.flag}={format_value(getattr(self, o.field))}" for o in _options_of(type(self))
         ]
         return self.name + ("{" + ",".join(options) + "}" if options else "")
 
@@ -70,8 +71,15 @@ class OptionSpec:
 
 def options_of(cls: type) -> list[OptionSpec]:
     """The options of a pass class (its dataclass fields), in declaration order."""
+    return list(_options_of(cls))
+
+
+# `get_type_hints` evaluates string annotations on every call; pass classes never change once
+# defined, and `spec()` runs for every pass execution (report records).
+@functools.cache
+def _options_of(cls: type) -> tuple[OptionSpec, ...]:
     hints = typing.get_type_hints(cls)
-    return [_option(f, hints[f.name]) for f in dataclasses.fields(cls) if f.init]
+    return tuple(_option(f, hints[f.name]) for f in dataclasses.fields(cls) if f.init)
 
 
 def _option(f: dataclasses.Field[Any], hint: Any) -> OptionSpec:

@@ -7,6 +7,7 @@ it, or raises a `PassError` when the loop is `strict`.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Sequence
@@ -47,7 +48,14 @@ class PassManager:
         start = time.perf_counter()
         for hook in self.hooks:
             hook.start(graph, self.pipeline)
-        self._steps(self.pipeline.steps, graph, ())
+        # The graph's thousands of long-lived nodes and values would be rescanned by every
+        # full cyclic collection that the passes' allocations trigger (a quarter of the time
+        # on mlp2000); frozen, collections see only the objects made during the run.
+        gc.freeze()
+        try:
+            self._steps(self.pipeline.steps, graph, ())
+        finally:
+            gc.unfreeze()
         self.report.nodes_after = len(graph)
         self.report.seconds = time.perf_counter() - start
         for hook in self.hooks:

@@ -140,6 +140,21 @@ class RewriteBuilder(Builder):
         self.created.append(node)
         return super().insert(node)
 
+    def op_like(
+        self, op: str, *inputs: Value | None, like: Value, name: str | None = None, **attrs: object
+    ) -> Value:
+        """One-output `op` whose result has `like`'s type (and name, unless `name` is given).
+
+        For rewrites that keep the root's result type (a fusion computes the same tensor):
+        shape inference, a sizeable share of a rewrite's cost, is skipped; attributes are still
+        validated and completed.
+        """
+        node = self.graph.create_node(
+            op, inputs, attrs, loc=self.loc, names=[like.name if name is None else name],
+            output_types=[like.type],
+        )  # fmt: skip
+        return self.insert(node).output
+
 
 class RewriteRule:
     """Base of rewrite rules; subclasses set `name` and `pattern` and implement `rewrite`."""
