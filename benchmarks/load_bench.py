@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
-import platform
 import statistics
 import sys
 import time
@@ -24,6 +23,7 @@ import onnx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchinfo import machine_line  # noqa: E402
 from material import model_path  # noqa: E402
 
 import compiler  # noqa: E402
@@ -80,9 +80,8 @@ def main() -> None:
     header = [
         f"## {datetime.date.today()} — `{' '.join(['python', *sys.argv])}`",
         "",
-        f"Machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
-        f"{__import__('os').cpu_count()} cores; Python {platform.python_version()}, "
-        f"onnx {onnx.__version__}, irforge {compiler.__version__}. Median ms of {args.repeat} "
+        f"Machine: {machine_line()}; onnx {onnx.__version__}, irforge {compiler.__version__}. "
+        f"Median ms of {args.repeat} "
         "alternating runs (min–max); ratio = ours / peer.",
         "",
         "| model | nodes | onnx.load + infer_shapes ms | irforge load ms | ratio |",

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
+from benchinfo import cpu_model  # noqa: E402
 
 from backends.numpy import compile  # noqa: E402
 from compiler.frontend.onnx_import import load  # noqa: E402
@@ -184,14 +185,7 @@ def limit_threads(threads: int) -> object:
 def machine() -> str:
     from threadpoolctl import threadpool_info
 
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     blas = ", ".join(f"{p['internal_api']} {p['version']} kernel {p.get('architecture')}"
                      for p in threadpool_info() if p["user_api"] == "blas")  # fmt: skip
     coretype = os.environ.get("OPENBLAS_CORETYPE", "unset")

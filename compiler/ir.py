@@ -209,6 +209,22 @@ class Node:
             )
         return node
 
+    @classmethod
+    def make_const(cls, array: np.ndarray, type: TensorType, loc: Location, name: str) -> Node:
+        """A `const` node holding `array` (read-only, canonical) — the frontends' hot path.
+
+        Equivalent to `adopt("const", [], (type,), {"value": array}, loc, (name,))` without its
+        generic input and output loops: models hold a weight for every two or three nodes.
+        """
+        node = cls.__new__(cls)
+        node.op = "const"
+        node.attrs = {"value": array}
+        node.loc = loc
+        node.graph = node._prev = node._next = None
+        node._inputs = []
+        node.outputs = (Value(type, name, node, 0),)
+        return node
+
     # -- inputs ---------------------------------------------------------------------------
     @property
     def inputs(self) -> tuple[Value | None, ...]:

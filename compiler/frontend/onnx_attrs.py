@@ -29,15 +29,15 @@ def decode_attrs(
     attrs: dict[str, Any] = {}
     kinds: dict[str, str] = {}
     for a in node.attribute:
-        t = a.type
+        t, name = a.type, a.name
         if t == _INT:
-            attrs[a.name], kinds[a.name] = a.i, "int"
+            attrs[name], kinds[name] = a.i, "int"
         elif t == _INTS:
-            attrs[a.name], kinds[a.name] = tuple(a.ints), "ints"
+            attrs[name], kinds[name] = tuple(a.ints), "ints"
         elif t == _FLOAT:
-            attrs[a.name], kinds[a.name] = a.f, "float"
+            attrs[name], kinds[name] = a.f, "float"
         else:
-            attrs[a.name], kinds[a.name] = _decode_other(a, reader, label, loc)
+            attrs[name], kinds[name] = _decode_other(a, reader, label, loc)
     return attrs, kinds
 
 

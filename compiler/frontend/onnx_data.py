@@ -81,7 +81,7 @@ def plain_raw_array(tensor: TensorProto) -> np.ndarray | None:
     elem_type = tensor.data_type
     if not raw or elem_type in _PACKED or elem_type not in ONNX_TO_DTYPE:
         return None
-    dims = tuple(tensor.dims)
+    dims = tensor.dims[:]  # a list: the fastest copy out of the protobuf container
     dt = _np_dtype(elem_type)
     if (dims and min(dims) < 0) or len(raw) != math.prod(dims) * dt.itemsize:
         return None

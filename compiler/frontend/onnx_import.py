@@ -84,6 +84,7 @@ class _Importer:
         self.opdefs: dict[tuple[str, str], OpDef | None] = {}
         self.memo: dict[tuple[Any, ...], tuple[dict[str, Any], tuple[TensorType, ...],
                                                 ShapeValue | None]] = {}  # fmt: skip
+        self.supported: dict[tuple[str, str], bool] = {}  # per (domain, op type)
         self.names: set[str] | None = None  # every tensor name in the file, made on first use
         self.loc = OnnxLoc(self.model, "")
         self.dtype_ops = {
@@ -92,10 +93,10 @@ class _Importer:
 
     # -- driver ----------------------------------------------------------------------------------
     def run(self) -> Graph:
-        self._check_supported()
         try:  # optimistic: one pass in file order, the common case of a well-formed file
             self._import_in_order(range(len(self.gproto.node)))
-        except _Irregular:  # out of order, dangling or duplicate: check fully and say exactly why
+        except _Irregular:  # unsupported, out of order, dangling or duplicate: check fully
+            self._check_supported()  # lists every unsupported node at once
             self._reset()
             outer, producers, order = onnx_graph.check_graph(self.gproto, self.model)
             self.names = outer | set(producers)
@@ -177,8 +178,7 @@ class _Importer:
     def _add_const(self, array: np.ndarray, name: str, dtype: DType, loc: OnnxLoc) -> None:
         if name in self.values:
             raise _Irregular  # defined twice
-        ttype = TensorType(dtype, array.shape)
-        node = Node.adopt("const", [], (ttype,), {"value": array}, loc, (name,))
+        node = Node.make_const(array, TensorType(dtype, array.shape), loc, name)
         self.graph.append(node)
         self.values[name] = node.outputs[0]
 
@@ -223,9 +223,14 @@ class _Importer:
     # -- nodes -------------------------------------------------------------------------------------
     def _import_node(self, proto: onnx.NodeProto, index: int) -> None:
         op_type = proto.op_type
+        domain = "" if proto.domain == "ai.onnx" else proto.domain
+        supported = self.supported.get((domain, op_type))
+        if supported is None:
+            supported = self.supported[(domain, op_type)] = self._supports(domain, op_type)
+        if not supported:
+            raise _Irregular  # run() then reports every unsupported node together
         label = proto.name or f"{op_type}#{index}"
         loc = OnnxLoc(self.model, label)
-        domain = "" if proto.domain == "ai.onnx" else proto.domain
         attrs, kinds = decode_attrs(proto, self.reader, label, loc)
         if domain or not needs_upgrade(op_type, self.opset):
             self._emit(op_type, domain, proto.input, proto.output, attrs, label, loc, kinds)

@@ -21,8 +21,14 @@ ModelSource = str | os.PathLike[str] | bytes | onnx.ModelProto
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    # An import allocates tens of thousands of long-lived objects; the collections their
-    # allocation triggers free nothing yet cost ~5% of the import. Garbage is collected later.
+    """Pause the cyclic GC while a graph is built, and file the new objects as old ones.
+
+    An import allocates tens of thousands of long-lived objects; the young-generation collections
+    their allocation triggers free nothing yet cost 5-10 % of the import. `freeze` + `unfreeze`
+    moves every tracked object to the oldest generation in O(1) and resets the young counts, so
+    re-enabling does not scan the new graph at once; a later full collection still sees it.
+    Skipped when the process froze objects itself (unfreezing would undo its `gc.freeze`).
+    """
     if not gc.isenabled():
         yield
         return
@@ -30,6 +36,9 @@ def gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
         gc.enable()
 
 
