@@ -54,6 +54,8 @@ def all_equal_to(array: np.ndarray | None, number: float) -> bool:
     """True when every element of a non-empty constant equals `number` (NaN never does)."""
     if array is None or array.size == 0:
         return False
+    if not array.flat[0] == number:  # cheap refusal before the full bitwise comparison
+        return False
     value = uniform_value(array)
     return value is not None and bool(value == number)
 

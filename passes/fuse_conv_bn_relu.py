@@ -167,9 +167,12 @@ def _scale_rows(w: np.ndarray, s: np.ndarray) -> np.ndarray:
     `ConstantOfShape` splat, stride 0) gives a result broadcast the same way, element for
     element equal to the full product, without materialising hundreds of MB.
     """
+    column = s.reshape(-1, *([1] * (w.ndim - 1)))
+    if 0 not in w.strides:  # a dense weight: the common case
+        return np.multiply(w, column, dtype=np.float64).astype(w.dtype)
     core = w[tuple(slice(None) if st or ax == 0 else slice(0, 1)
                    for ax, st in enumerate(w.strides))]  # fmt: skip
-    scaled = core.astype(np.float64) * s.reshape(-1, *([1] * (w.ndim - 1)))
+    scaled = np.multiply(core, column, dtype=np.float64)
     if scaled.shape == w.shape:
         return _cast(scaled, w)
     return np.broadcast_to(scaled.astype(w.dtype), w.shape)

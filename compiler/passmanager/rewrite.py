@@ -201,7 +201,9 @@ class RewriteDriver:
         """
         limit = self.max_rewrites if self.max_rewrites is not None else 10 * len(graph) + 100
         try:
-            return self._drain(graph, _Worklist(graph.nodes), limit) > 0
+            # Seed only nodes some rule is rooted at: most nodes of a big graph match none.
+            seeds = [n for n in graph.nodes if n.op in self._by_op]
+            return self._drain(graph, _Worklist(seeds), limit) > 0
         finally:
             record = current_record()
             if record is not None:
