@@ -11,8 +11,8 @@ Driver layer (the reference backend comes through `compiler.optimizer.reference_
    outputs diverge, and reports its rule and the nodes it matched (with their locations).
    Passes that do not use the rewriter are reported at the pass level, with the nodes they touched.
 
-The budget wraps `RewriteDriver` for the duration of a probe (`rewrite_budget`), so passes need
-no cooperation beyond using `apply_rules`.
+The budget is the rewrite driver's own (`compiler.passmanager.rewrite.rewrite_budget`), active
+for the duration of a probe, so passes need no cooperation beyond using `apply_rules`.
 """
 
 from __future__ import annotations
@@ -26,16 +26,8 @@ import numpy as np
 from compiler.errors import CompilerError
 from compiler.graph import Graph
 from compiler.passmanager import Hook, Pass, PassManager, PassRun, Pipeline, VerifyEach
-from compiler.passmanager.changes import describe_node
-from compiler.passmanager.rewrite import RewriteDriver
-
-
-@dataclass
-class Rewrite:
-    """One applied rewrite: its rule and the nodes it matched (root first), described."""
-
-    rule: str
-    nodes: list[str]
+from compiler.passmanager.rewrite import AppliedRewrite as Rewrite  # one applied rewrite
+from compiler.passmanager.rewrite import rewrite_budget as driver_budget
 
 
 @dataclass
@@ -163,22 +155,9 @@ class _WatchHook(Hook):
 @contextmanager
 def rewrite_budget(limit: int | None) -> Iterator[list[Rewrite]]:
     """While active, every `RewriteDriver` together applies at most `limit` rewrites (None: no
-    limit); yields the list of applied rewrites, in order."""
-    applied: list[Rewrite] = []
-    visit, apply = RewriteDriver._visit, RewriteDriver._apply
-
-    def limited_visit(self: RewriteDriver, graph: Graph, node, work) -> bool:  # type: ignore[no-untyped-def]
-        return (limit is None or len(applied) < limit) and visit(self, graph, node, work)
-
-    def recorded_apply(self: RewriteDriver, graph: Graph, rule, match, work) -> None:  # type: ignore[no-untyped-def]
-        applied.append(Rewrite(rule.name, [describe_node(n) for n in match.matched]))
-        apply(self, graph, rule, match, work)
-
-    RewriteDriver._visit, RewriteDriver._apply = limited_visit, recorded_apply  # type: ignore[method-assign]
-    try:
-        yield applied
-    finally:
-        RewriteDriver._visit, RewriteDriver._apply = visit, apply  # type: ignore[method-assign]
+    limit); yields the list of applied rewrites, in order (filled as they happen)."""
+    with driver_budget(limit) as budget:
+        yield budget.applied
 
 
 def _run_limited(pass_: Pass, state: Graph, limit: int | None) -> tuple[Graph, list[Rewrite]]:

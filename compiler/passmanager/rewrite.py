@@ -27,7 +27,9 @@ Per-rule statistics (matched, applied, refused, last refusal) go to the running 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -184,9 +186,16 @@ class RewriteDriver:
         max_rewrites: Loop guard; None means 10 × the node count + 100.
     """
 
-    def __init__(self, rules: Sequence[RewriteRule], max_rewrites: int | None = None) -> None:
+    def __init__(
+        self,
+        rules: Sequence[RewriteRule],
+        max_rewrites: int | None = None,
+        budget: int | None = None,
+    ) -> None:
         self.rules = list(rules)
         self.max_rewrites = max_rewrites
+        self.budget = budget
+        self.applied = 0  # rewrites applied by the last `run`
         self.stats: dict[str, RuleStats] = {r.name: RuleStats() for r in self.rules}
         self._by_op: dict[str, list[RewriteRule]] = {}
         for rule in self.rules:
@@ -210,19 +219,27 @@ class RewriteDriver:
                 record.add_rule_stats(self.stats)
 
     def _drain(self, graph: Graph, work: _Worklist, limit: int) -> int:
-        applied = 0
-        while work:
+        self.applied = 0
+        shared = _ACTIVE_BUDGET.get()
+        while work and not self._exhausted(shared):
             node = work.pop()
             if node.graph is not graph or node.op not in self._by_op:
                 continue
-            if not self._visit(graph, node, work):
+            if not self._visit(graph, node, work, shared):
                 continue
-            applied += 1
-            if applied > limit:
+            self.applied += 1
+            if self.applied > limit:
                 raise self._guard_error(limit)
-        return applied
+        return self.applied
 
-    def _visit(self, graph: Graph, node: Node, work: _Worklist) -> bool:
+    def _exhausted(self, shared: RewriteBudget | None) -> bool:
+        if self.budget is not None and self.applied >= self.budget:
+            return True
+        return shared is not None and shared.exhausted
+
+    def _visit(
+        self, graph: Graph, node: Node, work: _Worklist, shared: RewriteBudget | None = None
+    ) -> bool:
         for rule in self._by_op[node.op]:
             match = rule.pattern.match(node)
             if match is None:
@@ -234,6 +251,8 @@ class RewriteDriver:
                 stats.refused += 1
                 stats.last_refusal = f"{reason} (at {describe_node(node)})"
                 continue
+            if shared is not None:
+                shared.record(rule, match)
             self._apply(graph, rule, match, work)
             stats.applied += 1
             return True
@@ -315,6 +334,47 @@ def apply_rules(
     return RewriteDriver(rules, max_rewrites).run(graph)
 
 
+@dataclass
+class AppliedRewrite:
+    """One rewrite applied under a `rewrite_budget`: the rule and the matched nodes (root
+    first), described before the rewrite."""
+
+    rule: str
+    nodes: list[str]
+
+
+@dataclass
+class RewriteBudget:
+    """A limit shared by every driver while a `rewrite_budget` context is active, and the trace
+    of the rewrites they applied, in order."""
+
+    limit: int | None
+    applied: list[AppliedRewrite] = field(default_factory=list)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.limit is not None and len(self.applied) >= self.limit
+
+    def record(self, rule: RewriteRule, match: Match) -> None:
+        self.applied.append(AppliedRewrite(rule.name, [describe_node(n) for n in match.matched]))
+
+
+_ACTIVE_BUDGET: ContextVar[RewriteBudget | None] = ContextVar("rewrite_budget", default=None)
+
+
+@contextmanager
+def rewrite_budget(limit: int | None) -> Iterator[RewriteBudget]:
+    """While active, all drivers together apply at most `limit` rewrites (None: no limit) and
+    trace each one; passes need no cooperation beyond using `apply_rules` / `RewriteDriver`.
+    `irforge bisect` uses it to replay a pass up to its k-th rewrite."""
+    token = _ACTIVE_BUDGET.set(RewriteBudget(limit))
+    try:
+        yield _ACTIVE_BUDGET.get()  # type: ignore[misc]
+    finally:
+        _ACTIVE_BUDGET.reset(token)
+
+
 __all__ = [
-    "Match", "P", "Pattern", "RewriteBuilder", "RewriteDriver", "RewriteRule", "apply_rules",
+    "AppliedRewrite", "Match", "P", "Pattern", "RewriteBudget", "RewriteBuilder", "RewriteDriver",
+    "RewriteRule", "apply_rules", "rewrite_budget",
 ]  # fmt: skip
