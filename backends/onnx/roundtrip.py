@@ -19,8 +19,7 @@ import numpy as np
 import onnx
 
 from compiler.errors import CompilerError, UnsupportedOpError
-from compiler.frontend.onnx_upgrade import renamed_op
-from compiler.registry import find_onnx_op
+from compiler.frontend.onnx_coverage import coverage_gaps
 
 log = logging.getLogger(__name__)
 
@@ -69,23 +68,6 @@ class SweepReport:
                 f"fail {self.count('fail')} (oracles: {dict(oracles)})")  # fmt: skip
 
 
-def uncovered_ops(model: onnx.ModelProto) -> list[str]:
-    """The op types of `model` the registry cannot import (Constant counts as covered)."""
-    missing = []
-    for node in model.graph.node:
-        if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
-            continue
-        if node.op_type in ("If", "Loop", "Scan") or find_onnx_op(renamed_op(node.op_type),
-                                                                  node.domain) is None:  # fmt: skip
-            missing.append(node.op_type)
-    return missing
-
-
-def _tensor_io(model: onnx.ModelProto) -> bool:
-    vis = (*model.graph.input, *model.graph.output)
-    return all(vi.type.WhichOneof("value") == "tensor_type" for vi in vis)
-
-
 def roundtrip(model: onnx.ModelProto, opset: int | None = None) -> onnx.ModelProto:
     """Import, verify, export and check a model; returns the exported ModelProto."""
     from backends.onnx.export import to_onnx
@@ -127,6 +109,21 @@ def compare_bitwise(expected: Sequence[np.ndarray], got: Sequence[np.ndarray]) -
     return ""
 
 
+def _arrays(values: Sequence[Any]) -> list[np.ndarray] | None:
+    """The case's data as arrays (numpy scalars and TensorProtos included); None for sequences,
+    maps or optionals, which the IR does not hold."""
+    out = []
+    for x in values:
+        if isinstance(x, onnx.TensorProto):
+            x = onnx.numpy_helper.to_array(x)
+        elif isinstance(x, np.generic):
+            x = np.asarray(x)
+        if not isinstance(x, np.ndarray):
+            return None
+        out.append(x)
+    return out
+
+
 def _run_ort(model: onnx.ModelProto, feeds: dict[str, Any]) -> list[np.ndarray]:
     from backends.onnx.runtime import session
 
@@ -138,10 +135,11 @@ def check_case(case: Any) -> CaseResult:
     """Round-trip one `onnx.backend.test` node case and compare outputs."""
     model = case.model
     ops = tuple(sorted({n.op_type for n in model.graph.node}))
-    if not _tensor_io(model) or uncovered_ops(model) or not case.data_sets:
-        return CaseResult(case.name, "uncovered", ops)
-    inputs, expected = case.data_sets[0]
-    if not all(isinstance(x, np.ndarray) for x in (*inputs, *expected)):
+    gaps = coverage_gaps(model)
+    if gaps or not case.data_sets:
+        return CaseResult(case.name, "uncovered", ops, "; ".join(gaps))
+    inputs, expected = (_arrays(x) for x in case.data_sets[0])
+    if inputs is None or expected is None:
         return CaseResult(case.name, "uncovered", ops, "non-tensor data")
     try:
         exported = roundtrip(model)
