@@ -14,6 +14,7 @@ import numpy as np
 from compiler.ir import AttrValue
 from compiler.ops.common import normalize_axis
 from compiler.ops.elementwise import FLOATS, check_dtype, unary_infer
+from compiler.ops.reduce import cumulative_infer
 from compiler.registry import InferContext, InferDim, attr, defop, kernel
 from compiler.types import DType, TensorType
 
@@ -66,13 +67,7 @@ def _swish_kernel(inputs: Arrays, attrs: Mapping[str, AttrValue]) -> Arrays:
        attrs={"exclusive": attr("int", 0), "reverse": attr("int", 0)})  # fmt: skip
 def _cumprod(ctx: InferContext) -> list[TensorType]:
     """Cumulative product along the axis given by the scalar `axis` input."""
-    check_dtype(ctx, 0, FLOATS | {DType.INT32, DType.INT64, DType.UINT32, DType.UINT64})
-    if ctx.dtype(1) not in (DType.INT32, DType.INT64) or len(ctx.shape(1)) > 1:
-        raise ctx.fail("axis must be an int32/int64 scalar")
-    axis = ctx.shape_value(1)
-    if axis and isinstance(axis[0], int):
-        normalize_axis(axis[0], len(ctx.shape(0)), ctx.op)
-    return [ctx.type(0)]
+    return cumulative_infer(ctx)
 
 
 @kernel("cumprod")

@@ -236,6 +236,11 @@ def _topk(inputs: Arrays, attrs: Mapping[str, AttrValue]) -> Arrays:
 )
 def _cumsum_infer(ctx: InferContext) -> list[TensorType]:
     """Cumulative sum along the axis given by the scalar `axis` input."""
+    return cumulative_infer(ctx)
+
+
+def cumulative_infer(ctx: InferContext) -> list[TensorType]:
+    """Inference shared by the scans (CumSum, CumProd): x keeps its type; `axis` is a scalar."""
     check_dtype(ctx, 0, FLOATS | {DType.INT32, DType.INT64, DType.UINT32, DType.UINT64})
     if ctx.dtype(1) not in (DType.INT32, DType.INT64) or len(ctx.shape(1)) > 1:
         raise ctx.fail("axis must be an int32/int64 scalar")

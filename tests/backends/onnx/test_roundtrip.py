@@ -19,6 +19,8 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
+from material import LIGHT, REAL, SYNTHETIC  # noqa: E402
+
 from backends.onnx.roundtrip import (  # noqa: E402
     check_case,
     compare_bitwise,
@@ -31,28 +33,8 @@ from backends.onnx.runtime import run_onnxruntime  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-LIGHT = [
-    "light_bvlc_alexnet",
-    "light_densenet121",
-    "light_inception_v1",
-    "light_inception_v2",
-    "light_resnet50",
-    "light_shufflenet",
-    "light_squeezenet",
-    "light_vgg19",
-    "light_zfnet512",
-]
-FAST = [
-    "effnet_lite0_raw",
-    "effnet_lite0",
-    "effnet_lite0_legacy",
-    "mnist_cnn",
-    "mnist_cnn_raw",
-    "resnet200",
-    "resnet200_noisy",
-    "mlp2000",
-]
-SLOW = ["transformer64"]  # fmt: skip
+SLOW = ["transformer64"]
+FAST = [m for m in SYNTHETIC + REAL if m not in SLOW]
 
 
 def _seeded_feeds(model: onnx.ModelProto, seed: int = 0) -> dict[str, np.ndarray]:
@@ -80,7 +62,7 @@ def _model_roundtrip(path: Any) -> None:
     assert original_opset(exported) >= 17
 
 
-@pytest.mark.parametrize("name", LIGHT + FAST)
+@pytest.mark.parametrize("name", list(LIGHT) + FAST)
 def test_material_model_roundtrip(material: Any, name: str) -> None:
     _model_roundtrip(material(name))
 
