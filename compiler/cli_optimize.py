@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +47,12 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Body of `irforge optimize`; returns the exit status."""
-    from compiler.driver import check_output_path, load_model
+    from compiler.driver import check_outputs, load_model
     from compiler.optimizer import optimize
     from compiler.passmanager import Pipeline
 
     pipeline = Pipeline.parse(args.pipeline)
-    check_output_path(args.input, args.output, force=args.force)
+    check_outputs([args.input, args.inputs], [args.output, args.report], force=args.force)
     graph = load_model(args.input)
     report = optimize(
         graph, pipeline, verify_each=not args.no_verify_each,
@@ -102,12 +100,6 @@ def _save(graph: Any, path: Path, spec: str, opset: int | None) -> None:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from compiler.fileio import atomic_write
+
+    atomic_write(path, (json.dumps(data, indent=2) + "\n").encode())

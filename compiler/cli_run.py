@@ -8,8 +8,6 @@ Outputs are summarized on stdout and optionally saved to an `.npz` keyed by grap
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -36,6 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--shape", action="append", default=[], metavar="NAME=DIMS",
                    help="dims of an input for --random, e.g. x=1x3x224x224")  # fmt: skip
     p.add_argument("--float64", action="store_true", help="compute in float64 (numpy backend)")
+    p.add_argument("--memory-budget", type=parse_size, metavar="SIZE", default=None,
+                   help="numpy backend: refuse a node whose output would exceed SIZE bytes "
+                   "(suffix K, M, G; default: half the physical memory)")  # fmt: skip
     p.add_argument("--save", type=Path, metavar="OUT.npz", help="save the outputs by name")
     p.add_argument("--force", action="store_true", help="overwrite an existing --save file")
 
@@ -50,7 +51,8 @@ def run_command(args: argparse.Namespace) -> int:
         inputs = load_inputs(args.inputs)
     else:
         inputs = random_inputs(graph, parse_shapes(args.shape), args.seed)
-    outputs = execute(graph, inputs, backend=args.backend, float64=args.float64)
+    outputs = execute(graph, inputs, backend=args.backend, float64=args.float64,
+                      memory_budget=args.memory_budget)  # fmt: skip
     print(summarize_outputs(outputs))
     if args.save is not None:
         save_outputs(outputs, args.save)
@@ -65,15 +67,15 @@ def _check_options(args: argparse.Namespace) -> None:
         raise CompilerError("--shape applies to --random inputs only")
     if args.float64 and args.backend != "numpy":
         raise CompilerError("--float64 needs --backend numpy")
+    if args.memory_budget is not None and args.backend != "numpy":
+        raise CompilerError("--memory-budget needs --backend numpy")
     if args.save is None:
         return
     if args.save.suffix != ".npz":
         raise CompilerError(f"--save needs a .npz file name, not {args.save}")
-    for source in (args.model, args.inputs):
-        if source is not None and args.save.exists() and args.save.resolve() == source.resolve():
-            raise CompilerError(f"refusing to overwrite the input {source}")
-    if args.save.exists() and not args.force:
-        raise CompilerError(f"{args.save} exists; pass --force to overwrite it")
+    from compiler.driver import check_outputs
+
+    check_outputs([args.model, args.inputs], [args.save], force=args.force)
 
 
 def load_inputs(path: Path) -> dict[str, np.ndarray]:
@@ -85,6 +87,22 @@ def load_inputs(path: Path) -> dict[str, np.ndarray]:
             return {key: data[key] for key in data.files}
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise CompilerError(f"cannot read inputs from {path}: {exc}") from exc
+
+
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """`"512M"` -> 536870912: a byte count with an optional K/M/G/T suffix (powers of 1024)."""
+    spec = text.strip().upper().removesuffix("IB").removesuffix("B")
+    number, unit = (spec[:-1], spec[-1]) if spec and spec[-1] in _UNITS else (spec, "")
+    try:
+        value = float(number) * _UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad size {text!r}: expected e.g. 512M or 8G") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"bad size {text!r}: must be positive")
+    return int(value)
 
 
 def parse_shapes(specs: Sequence[str]) -> dict[str, tuple[int, ...]]:
@@ -146,16 +164,24 @@ def _random_array(value: Value, shape: tuple[int, ...], rng: np.random.Generator
 
 
 def execute(
-    graph: Graph, inputs: Mapping[str, np.ndarray], *, backend: str, float64: bool = False
+    graph: Graph,
+    inputs: Mapping[str, np.ndarray],
+    *,
+    backend: str,
+    float64: bool = False,
+    memory_budget: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Run `graph` on `inputs` with the named backend; outputs by graph output name."""
+    """Run `graph` on `inputs` with the named backend; outputs by graph output name.
+
+    `memory_budget` (numpy backend) caps the bytes of one node's outputs (default: the backend's).
+    """
     from backends.numpy.checks import bind_inputs
 
     bind_inputs(graph.inputs, {v: v.name for v in graph.inputs}, inputs, float64)  # fail early
     if backend == "numpy":
         from backends.numpy import run
 
-        return run(graph, inputs, float64=float64).outputs
+        return run(graph, inputs, float64=float64, memory_budget=memory_budget).outputs
     from backends.onnx import run_onnxruntime, to_onnx
 
     return run_onnxruntime(to_onnx(graph), dict(inputs))
@@ -175,14 +201,6 @@ def summarize_outputs(outputs: Mapping[str, np.ndarray]) -> str:
 
 def save_outputs(outputs: Mapping[str, np.ndarray], path: Path) -> None:
     """Write `outputs` to `path` atomically (a temporary file in the same folder, then rename)."""
-    folder = path.resolve().parent
-    if not folder.is_dir():
-        raise CompilerError(f"cannot save to {path}: no such folder {folder}")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **dict(outputs))  # type: ignore[arg-type]  # numpy stub: kwds vs allow_pickle
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from compiler.fileio import atomic_write, write_npz
+
+    atomic_write(path, lambda handle: write_npz(handle, outputs))

@@ -5,6 +5,8 @@ This is the driver layer: it imports `backends` lazily, inside functions.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -52,12 +54,84 @@ def save_model(graph: Graph, path: Path | str, *, opset: int | None = None) -> N
     raise CompilerError(f"cannot tell the format of {path}: use .onnx or .ir")
 
 
+def side_files(path: Path) -> list[Path]:
+    """The files a save to `path` may write besides it (ONNX external data, IR resources)."""
+    if path.suffix in ONNX_SUFFIXES:
+        return [path.with_name(f"{path.name}.data")]
+    if path.suffix in TEXT_SUFFIXES:
+        return [path.with_name(f"{path.name}.npz")]
+    return []
+
+
+def input_files(path: Path) -> list[Path]:
+    """`path` and the files it reads: an ONNX model's external data, a text file's resources."""
+    files = [path, *(p for p in side_files(path) if path.suffix in TEXT_SUFFIXES)]
+    if path.suffix in ONNX_SUFFIXES and path.is_file():
+        files += _external_data_files(path)
+    return files
+
+
+def _external_data_files(path: Path) -> list[Path]:
+    import onnx
+
+    try:
+        proto = onnx.load(path, load_external_data=False)
+    except Exception:  # noqa: BLE001  an unreadable model fails later, with the loader's message
+        return []
+    tensors = list(proto.graph.initializer)
+    tensors += [a.t for n in proto.graph.node for a in n.attribute if a.HasField("t")]
+    locations = {e.value for t in tensors for e in t.external_data if e.key == "location"}
+    return [path.parent / loc for loc in sorted(locations) if "\0" not in loc]
+
+
+def check_outputs(
+    inputs: Sequence[Path | None], outputs: Sequence[Path | None], *, force: bool
+) -> None:
+    """Refuse outputs that would clobber an input or each other, or exist without `force`.
+
+    Each output stands for itself and its side files (`side_files`); each input for itself and
+    the files it reads (`input_files`), so that neither an input model nor its external data can
+    be overwritten, whatever the spelling of the path (symlinks, `..`, hard links). An output's
+    folder must exist.
+
+    Raises:
+        CompilerError: naming the offending path.
+    """
+    targets = [(out, f) for out in outputs if out is not None for f in [out, *side_files(out)]]
+    for out, _ in targets:
+        if not out.parent.resolve().is_dir():
+            raise CompilerError(f"cannot write {out}: no such folder {out.parent}")
+    existing = [(out, f) for out, f in targets if f.exists()]
+    if existing:
+        sources = [f for p in inputs if p is not None for f in input_files(p) if f.exists()]
+        for out, f in existing:
+            for source in sources:
+                if os.path.samefile(f, source):
+                    what = "the input" if f == out else f"{f} (written with {out}), the input"
+                    raise CompilerError(f"refusing to overwrite {what} {source}")
+    named = [(i, f) for i, out in enumerate(outputs) if out is not None
+             for f in [out, *side_files(out)]]  # fmt: skip
+    for k, (i, f) in enumerate(named):
+        for j, g in named[:k]:
+            if i != j and _same_path(f, g):
+                raise CompilerError(f"outputs {outputs[j]} and {outputs[i]} are the same file")
+    if existing and not force:
+        out, f = existing[0]
+        raise CompilerError(f"{f} exists; pass --force to overwrite it")
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
 def check_output_path(source: Path, output: Path, *, force: bool) -> None:
-    """Refuse to overwrite the input, or an existing output without `force`."""
-    if output.exists() and source.exists() and output.resolve() == source.resolve():
-        raise CompilerError(f"refusing to overwrite the input {source}")
-    if output.exists() and not force:
-        raise CompilerError(f"{output} exists; pass --force to overwrite it")
+    """Refuse to overwrite the input (or its external data), or an existing output without `force`.
+
+    See `check_outputs`.
+    """
+    check_outputs([source], [output], force=force)
 
 
 def parameter_count(graph: Graph) -> int:

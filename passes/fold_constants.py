@@ -38,6 +38,7 @@ Numerics: identical to running the kernels at run time (the same kernels run, on
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -106,6 +107,10 @@ class _Folder:
 
     # -- all inputs constant ------------------------------------------------------------------
     def _fold_evaluated(self, node: Node, arrays: list[np.ndarray | None]) -> None:
+        declared = _declared_bytes(node, arrays)  # checked before the kernel allocates anything
+        if declared is not None and declared > self.size_limit:
+            self._skip(node, f"result of {declared} bytes exceeds size-limit={self.size_limit}")
+            return
         try:
             results = _evaluate(node, arrays)
         except Exception as exc:  # noqa: BLE001  a kernel refusing an input leaves the node be
@@ -202,6 +207,23 @@ def _const_inputs(node: Node) -> list[np.ndarray | None] | None:
             return None
         arrays.append(array)
     return arrays
+
+
+def _declared_bytes(node: Node, arrays: list[np.ndarray | None]) -> int | None:
+    """Bytes the kernel would allocate, from the stored output types; None when a dim is symbolic,
+    or where the result may be a broadcast view: the broadcasting ops (`_evaluate`) and any op
+    on a broadcast input (a reshaped splat), which the check after evaluation measures."""
+    if node.op in ("constant_of_shape", "expand"):
+        return None
+    if any(a is not None and stored_bytes(a) < a.nbytes for a in arrays):
+        return None
+    total = 0
+    for out in node.outputs:
+        shape = out.type.shape
+        if shape is None or not all(isinstance(d, int) for d in shape):
+            return None
+        total += math.prod(shape) * out.dtype.to_numpy().itemsize
+    return total
 
 
 def _evaluate(node: Node, arrays: list[np.ndarray | None]) -> list[np.ndarray]:

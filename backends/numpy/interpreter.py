@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from backends.numpy.budget import check_budget, default_budget
 from backends.numpy.checks import (
     F64,
     WIDE,
@@ -87,14 +88,17 @@ class Program:
 
     Args:
         graph: The graph; it is snapshotted (recompile after mutating it).
+        memory_budget: Most bytes one node's outputs may take (estimated from the stored types
+            before the kernel runs; see `budget.py`); None for half the physical memory.
 
     Raises:
         BackendError: an op without a kernel (naming every such op), or a constant whose array
             does not match its stored type (naming the node).
     """
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, *, memory_budget: int | None = None) -> None:
         self.graph = graph
+        self.memory_budget = default_budget() if memory_budget is None else memory_budget
         self.names = _value_names(graph)
         self.slots: dict[Value, int] = {}
         for value in graph.inputs:
@@ -189,7 +193,10 @@ class Program:
         if plan is None:
             if len(self._plans) >= _PLANS_KEPT:
                 del self._plans[next(iter(self._plans))]
-            plan = self._plans[key] = exec_steps(self.steps, float64, symbols)
+            plan = exec_steps(self.steps, float64, symbols)
+            if self.memory_budget is not None:
+                check_budget(plan, self.memory_budget, self.names)
+            self._plans[key] = plan
         return plan
 
     def _load_inputs(
@@ -333,9 +340,9 @@ def _value_names(graph: Graph) -> dict[Value, str]:
     return {value: namer.name(value) for value in namer.values}
 
 
-def compile(graph: Graph) -> Program:  # noqa: A001  the natural name; shadows only the builtin
+def compile(graph: Graph, *, memory_budget: int | None = None) -> Program:  # noqa: A001
     """Compile a graph for repeated runs: `compile(graph)(inputs)` equals `run(graph, inputs)`."""
-    return Program(graph)
+    return Program(graph, memory_budget=memory_budget)
 
 
 def run(
@@ -345,6 +352,7 @@ def run(
     float64: bool = False,
     capture: bool | Iterable[str] = False,
     track_memory: bool = False,
+    memory_budget: int | None = None,
 ) -> RunResult:
     """Run a graph once on the NumPy reference kernels.
 
@@ -354,12 +362,17 @@ def run(
         float64: Compute float32/float16 tensors in float64 (ground truth); outputs are float64.
         capture: True for every value, or the printed names of the values to return.
         track_memory: Record the peak bytes of live tensors (constants excluded).
+        memory_budget: Most bytes one node's outputs may take, checked from the stored types
+            before its kernel runs (default: half the physical memory).
 
     Returns:
         The outputs, the captured values and the memory statistics.
 
     Raises:
-        BackendError: bad inputs (naming the input), a kernel failure or a kernel result that does
-            not match the node's stored type (naming the node and its location).
+        BackendError: bad inputs (naming the input), a kernel failure, a kernel result that does
+            not match the node's stored type, or a node over the memory budget (naming the node
+            and its location).
     """
-    return Program(graph)(inputs, float64=float64, capture=capture, track_memory=track_memory)
+    return Program(graph, memory_budget=memory_budget)(
+        inputs, float64=float64, capture=capture, track_memory=track_memory
+    )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from backends.onnx.export import save_onnx, to_onnx
+from backends.onnx.export import to_onnx
 from backends.onnx.runtime import run_onnxruntime
+from backends.onnx.save import save_onnx
 
 __all__ = ["run_onnxruntime", "save_onnx", "to_onnx"]

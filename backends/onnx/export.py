@@ -1,4 +1,4 @@
-"""IR `Graph` -> ONNX ModelProto at a chosen opset, and atomic saving (with external data).
+"""IR `Graph` -> ONNX ModelProto at a chosen opset (saving to files: `backends.onnx.save`).
 
 Every canonical attribute is written explicitly, except one that the op's schema gained after
 the IR form's `since` opset while it holds the schema default (see `_late_attrs`). `const` nodes
@@ -10,11 +10,8 @@ opset does not know at a non-default value.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -302,102 +299,3 @@ def _attribute(key: str, kind: str, value: Any) -> AttributeProto:
     else:
         raise BackendError(f"attribute {key}: unknown kind {kind}")
     return a
-
-
-# -- saving ----------------------------------------------------------------------------------------
-_AUTO_EXTERNAL_BYTES = 1 << 30
-
-
-def save_onnx(
-    graph: Graph,
-    path: str | os.PathLike[str],
-    *,
-    opset: int | None = None,
-    pipeline: str | None = None,
-    external_data: bool | None = None,
-    size_threshold: int = 1024,
-) -> None:
-    """Export and write a graph atomically (temp file in the same directory + `os.replace`).
-
-    Args:
-        graph: The graph to write.
-        path: The `.onnx` file; external data goes to `<name>.data` beside it.
-        opset: Target opset (see `to_onnx`).
-        pipeline: Stored as metadata `irforge.pipeline`.
-        external_data: Write tensors of at least `size_threshold` bytes to the data file; None
-            decides by total constant size (external above 1 GiB, so no 2 GB protobuf limit).
-        size_threshold: Minimum tensor size in bytes for external data.
-    """
-    path = Path(path)
-    if external_data is None:
-        total = sum(n.attrs["value"].nbytes for n in graph.nodes if n.op == "const")
-        external_data = total > _AUTO_EXTERNAL_BYTES
-    if not external_data:
-        model = to_onnx(graph, opset=opset, pipeline=pipeline)
-        _atomic_write(path, model.SerializeToString())
-        return
-    data_name = f"{path.name}.data"
-    with _AtomicFile(path.parent / data_name) as data:
-        writer = _ExternalWriter(data.file, data_name, size_threshold)
-        model = _Exporter(graph, opset, writer).build(pipeline, "irforge")
-    _atomic_write(path, model.SerializeToString())
-
-
-class _ExternalWriter:
-    """Writes large tensors straight from the array into the data file (64-byte aligned)."""
-
-    def __init__(self, file: Any, location: str, threshold: int) -> None:
-        self.file, self.location, self.threshold = file, location, threshold
-        self.offset = 0
-
-    def __call__(self, array: np.ndarray, name: str) -> TensorProto:
-        if array.nbytes < self.threshold or array.dtype == object:
-            return _tensor_proto(array, name)
-        pad = -self.offset % 64
-        self.file.write(b"\0" * pad)
-        self.offset += pad
-        tensor = TensorProto()
-        tensor.name = name
-        tensor.data_type = DTYPE_TO_ONNX[_dtype_of(array)]
-        tensor.dims.extend(array.shape)
-        tensor.data_location = TensorProto.EXTERNAL
-        for key, val in (("location", self.location), ("offset", str(self.offset)),
-                         ("length", str(array.nbytes))):  # fmt: skip
-            entry = tensor.external_data.add()
-            entry.key, entry.value = key, val
-        self.file.write(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)
-        self.offset += array.nbytes
-        return tensor
-
-
-def _dtype_of(array: np.ndarray) -> Any:
-    from compiler.types import DType
-
-    return DType.from_numpy(array.dtype)
-
-
-class _AtomicFile:
-    """A temp file in the target's directory, moved onto the target only on success."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> _AtomicFile:
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        self.file = os.fdopen(fd, "wb")
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self.file.close()
-        if exc_type is not None:
-            os.unlink(self.tmp)
-            return
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o666 & ~umask)
-        os.replace(self.tmp, self.path)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    with _AtomicFile(path) as out:
-        out.file.write(data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -139,23 +140,29 @@ class TensorReader:
         return _from_raw(whole[offset : offset + length], tensor.data_type, dims, what)
 
     def _safe_path(self, location: str, what: str) -> Path:
+        """The file of an external `location`, refused unless it is a relative path to a
+        regular file inside the model's directory (after following symlinks)."""
         if self.base_dir is None:
             raise FrontendError(
                 f"{what}: uses external data but the model was not loaded from a file"
             )
-        if not location or os.path.isabs(location) or location.startswith(("/", "\\")):
-            raise FrontendError(f"{what}: external data location {location!r} must be relative")
-        parts = Path(location.replace("\\", "/")).parts
-        if ".." in parts:
-            raise FrontendError(f"{what}: external data location {location!r} contains '..'")
-        path = (self.base_dir / location).resolve()
-        if not path.is_relative_to(self.base_dir):
+        _check_location(location, what)
+        try:
+            path = (self.base_dir / location).resolve()
+            if not path.is_relative_to(self.base_dir):
+                raise FrontendError(
+                    f"{what}: external data location {location!r} resolves outside the model "
+                    f"directory {self.base_dir}"
+                )
+            if not path.is_file():
+                raise FrontendError(
+                    f"{what}: external data file {location!r} does not exist or is not a "
+                    f"regular file"
+                )
+        except (OSError, RuntimeError) as exc:  # too long, a symlink loop, no permission
             raise FrontendError(
-                f"{what}: external data location {location!r} resolves outside the model "
-                f"directory {self.base_dir}"
-            )
-        if not path.is_file():
-            raise FrontendError(f"{what}: external data file {location!r} does not exist")
+                f"{what}: external data location {location!r} cannot be opened: {exc}"
+            ) from None
         return path
 
     def _map(self, path: Path, what: str) -> np.ndarray:
@@ -170,6 +177,27 @@ class TensorReader:
             raise FrontendError(f"{what}: cannot read external data {path.name}: {exc}") from exc
         self._maps[path] = mapped
         return mapped
+
+
+_MAX_LOCATION = 1024  # characters; real locations are short file names
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def _check_location(location: str, what: str) -> None:
+    """Refuse a location that could name a file outside the model's directory on any platform."""
+    shown = location if len(location) <= 80 else f"{location[:80]}..."
+    if not location:
+        raise FrontendError(f"{what}: external data has no location")
+    if "\0" in location:
+        raise FrontendError(f"{what}: external data location {shown!r} contains a NUL byte")
+    if len(location) > _MAX_LOCATION:
+        raise FrontendError(
+            f"{what}: external data location of {len(location)} characters is too long"
+        )
+    if os.path.isabs(location) or location.startswith(("/", "\\")) or _DRIVE.match(location):
+        raise FrontendError(f"{what}: external data location {shown!r} must be relative")
+    if ".." in location.replace("\\", "/").split("/"):
+        raise FrontendError(f"{what}: external data location {shown!r} contains '..'")
 
 
 def _int_field(info: dict[str, str], key: str, default: int, what: str) -> int:

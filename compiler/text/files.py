@@ -3,7 +3,7 @@
 `save_text(graph, "m.ir")` writes `m.ir` and, when some tensors print as `resource<"name">`,
 `m.ir.npz`: an uncompressed npz (no pickle) holding each tensor's raw bytes as a `uint8` array
 plus a JSON index (`name`, element type, shape), so every dtype - bf16, float8, int4 included -
-round-trips bit-exactly. Both files are written atomically (temporary file, then `os.replace`).
+round-trips bit-exactly. Both files are written atomically, together (`compiler.fileio`).
 """
 
 from __future__ import annotations
@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
 from compiler.errors import ParseError
+from compiler.fileio import atomic_outputs, write_npz
 from compiler.graph import Graph
 from compiler.text.parser import parse_graph
 from compiler.text.printer import print_graph_with_resources
@@ -41,12 +40,12 @@ def save_text(graph: Graph, path: str | os.PathLike[str], *, inline_limit: int =
     """
     text, resources = print_graph_with_resources(graph, inline_limit=inline_limit)
     side = side_file(path)
-    if resources:
-        _atomic_write(side, lambda f: _write_npz(f, resources))
-    elif side.exists():
-        side.unlink()
-    data = text.encode("utf-8", "surrogatepass")
-    _atomic_write(Path(path), lambda f: f.write(data))
+    with atomic_outputs() as group:
+        if resources:
+            _write_npz(group.open(side), resources)
+        elif side.exists():
+            group.remove_on_commit(side)
+        group.open(path).write(text.encode("utf-8", "surrogatepass"))
 
 
 def load_text(path: str | os.PathLike[str]) -> Graph:
@@ -61,19 +60,6 @@ def load_text(path: str | os.PathLike[str]) -> Graph:
     return parse_graph(text, resources=resources, filename=os.fspath(path))
 
 
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_npz(f: IO[bytes], resources: dict[str, np.ndarray]) -> None:
     entries = []
     arrays: dict[str, np.ndarray] = {}
@@ -84,7 +70,7 @@ def _write_npz(f: IO[bytes], resources: dict[str, np.ndarray]) -> None:
         arrays[key] = np.frombuffer(_raw_bytes(array, dtype), dtype=np.uint8)
     index = {"format": _FORMAT, "byteorder": sys.byteorder, "resources": entries}
     arrays[_INDEX] = np.frombuffer(json.dumps(index).encode(), dtype=np.uint8)
-    np.savez(f, allow_pickle=False, **arrays)
+    write_npz(f, arrays)
 
 
 def _raw_bytes(array: np.ndarray, dtype: DType) -> bytes:
