@@ -106,9 +106,20 @@ def _same_attrs(a: dict[str, object], b: dict[str, object]) -> bool:
         if hasattr(x, "shape") or hasattr(y, "shape"):
             if x is not y and not _same_array(x, y):
                 return False
-        elif x != y or type(x) is not type(y):
+        elif not _same_value(x, y):
             return False
     return True
+
+
+def _same_value(x: object, y: object) -> bool:
+    """Equal values of the same type; NaN equals NaN (an attribute may be NaN, e.g. epsilon)."""
+    if type(x) is not type(y):
+        return False
+    if isinstance(x, float):
+        return x == y or (x != x and y != y)  # type: ignore[operator]
+    if isinstance(x, tuple):
+        return len(x) == len(y) and all(map(_same_value, x, y))  # type: ignore[arg-type]
+    return x == y
 
 
 def _same_array(x: object, y: object) -> bool:

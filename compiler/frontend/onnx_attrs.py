@@ -76,14 +76,22 @@ def dtype_attrs(opdef: OpDef, attrs: dict[str, Any], label: str, loc: OnnxLoc) -
     return attrs
 
 
-def constant_array(key: str, value: Any) -> np.ndarray | None:
-    """The value of a Constant node's attribute `key` as a read-only array (None: unknown key)."""
-    if key in ("value", "sparse_value"):
-        return value  # type: ignore[no-any-return]
-    table = {"value_float": np.float32, "value_floats": np.float32, "value_int": np.int64,
-             "value_ints": np.int64, "value_string": object, "value_strings": object}  # fmt: skip
-    if key not in table:
+_CONSTANT_KINDS = {
+    "value": "tensor", "sparse_value": "tensor", "value_float": "float", "value_floats": "floats",
+    "value_int": "int", "value_ints": "ints", "value_string": "str", "value_strings": "strs",
+}  # fmt: skip
+_CONSTANT_NUMPY = {"float": np.float32, "floats": np.float32, "int": np.int64, "ints": np.int64,
+                   "str": object, "strs": object}  # fmt: skip
+
+
+def constant_array(key: str, value: Any, kind: str | None = None) -> np.ndarray | None:
+    """The value of a Constant node's attribute `key` as a read-only array (None: unknown key,
+    or a value whose decoded `kind` is not the one ONNX defines for `key`)."""
+    expected = _CONSTANT_KINDS.get(key)
+    if expected is None or (kind is not None and kind != expected):
         return None
-    array = np.array(value, dtype=table[key])
+    if expected == "tensor":
+        return value if isinstance(value, np.ndarray) else None
+    array = np.array(value, dtype=_CONSTANT_NUMPY[expected])
     array.flags.writeable = False
     return array

@@ -24,7 +24,13 @@ from compiler.frontend.onnx_data import (
     onnx_dtype,
     plain_raw_array,
 )
-from compiler.frontend.onnx_model import ModelSource, ensure_min_opset, gc_paused, read_model
+from compiler.frontend.onnx_model import (
+    ModelSource,
+    check_names,
+    ensure_min_opset,
+    gc_paused,
+    read_model,
+)
 from compiler.frontend.onnx_upgrade import OnnxNode, needs_upgrade, renamed_op, upgrade
 from compiler.graph import Graph
 from compiler.ir import Node, Value
@@ -60,6 +66,7 @@ def load(model: ModelSource, *, name: str | None = None) -> Graph:
         UnsupportedOpError: listing every node whose op irforge does not support.
     """
     proto, base_dir, model_name = read_model(model)
+    check_names(proto, model_name)
     proto = ensure_min_opset(proto, model_name)
     with gc_paused():
         return _Importer(proto, TensorReader(base_dir), model_name, name).run()
@@ -100,7 +107,10 @@ class _Importer:
             self._reset()
             outer, producers, order = onnx_graph.check_graph(self.gproto, self.model)
             self.names = outer | set(producers)
-            self._import_in_order(order)
+            try:
+                self._import_in_order(order)
+            except _Irregular as exc:  # cannot happen after the checks: never leak the signal
+                raise FrontendError(exc.message, exc.loc) from None
         return self.graph
 
     def _import_in_order(self, order: Sequence[int]) -> None:
@@ -236,7 +246,7 @@ class _Importer:
             self._emit(op_type, domain, proto.input, proto.output, attrs, label, loc, kinds)
             return
         if op_type == "Constant":
-            self._import_constant(proto, attrs, label, loc)
+            self._import_constant(proto, attrs, kinds, label, loc)
             return
         node = OnnxNode(op_type, domain, list(proto.input), list(proto.output), attrs, label)
         self.loc = loc
@@ -249,14 +259,17 @@ class _Importer:
             self._emit(part.op_type, part.domain, part.inputs, part.outputs, part.attrs,
                        part.name, loc)  # fmt: skip
 
-    def _import_constant(self, proto: onnx.NodeProto, attrs: dict[str, Any], label: str,
-                         loc: OnnxLoc) -> None:  # fmt: skip
+    def _import_constant(self, proto: onnx.NodeProto, attrs: dict[str, Any],
+                         kinds: dict[str, str], label: str, loc: OnnxLoc) -> None:  # fmt: skip
         if len(attrs) != 1 or len(proto.output) != 1:
             raise FrontendError(f"Constant node {label!r} needs exactly one value attribute", loc)
         key, value = next(iter(attrs.items()))
-        array = constant_array(key, value)
+        array = constant_array(key, value, kinds.get(key))
         if array is None:
-            raise FrontendError(f"Constant node {label!r}: unsupported attribute {key!r}", loc)
+            raise FrontendError(
+                f"Constant node {label!r}: unsupported attribute {key!r} of kind {kinds.get(key)}",
+                loc,
+            )
         self._add_const(array, proto.output[0], _dtype_of(array, label, loc), loc)
 
     def _emit(
@@ -364,6 +377,8 @@ class _Importer:
     def type_of(self, name: str) -> TensorType:
         value = self.values.get(name)
         if value is None:
+            if not name:  # an absent input that the op's upgrade needs
+                raise FrontendError("a required input is absent (empty name)", self.loc)
             raise _Irregular
         return value.type
 

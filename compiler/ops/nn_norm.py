@@ -28,6 +28,8 @@ def stash_dtype(ctx: InferContext) -> DType:
 
 
 def _check_vector(ctx: InferContext, i: int, n: InferDim, what: str) -> None:
+    if not ctx.dtype(i).is_float:  # ONNX: a float type (a fusing pass computes in float64)
+        raise ctx.fail(f"{what} must be a float tensor, got {ctx.dtype(i).short}")
     shape = ctx.shape(i)
     if len(shape) != 1 or (isinstance(n, int) and isinstance(shape[0], int) and shape[0] != n):
         raise ctx.fail(f"{what} must have shape [{n}], got {list(shape)}")
