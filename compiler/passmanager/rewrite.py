@@ -18,10 +18,11 @@ class FuseAddRelu(RewriteRule):
 ```
 
 The driver replaces the root's outputs with what `rewrite` returns (graph outputs included),
-erases matched nodes left without uses, and revisits the new nodes, their users and the producers
-of what it erased. New nodes made through the builder get `fuse(...)` of the matched nodes'
-locations. A loop guard (`max_rewrites`) turns a rule set that never converges into a `PassError`.
-Per-rule statistics (matched, applied, refused, last refusal) go to the running pass's record.
+erases matched nodes left without uses (and constants only they used), and revisits the new
+nodes, their users and the producers of what it erased. New nodes made through the builder get
+`fuse(...)` of the matched nodes' locations. A loop guard (`max_rewrites`) turns a rule set that
+never converges into a `PassError`. Per-rule statistics (matched, applied, refused, last refusal)
+go to the running pass's record.
 """
 
 from __future__ import annotations
@@ -289,7 +290,8 @@ def _replace_outputs(rule: RewriteRule, root: Node, result: Value | Sequence[Val
 
 
 def _erase_dead(graph: Graph, nodes: list[Node], work: _Worklist) -> None:
-    """Erase matched nodes without uses (users before producers); queue their producers."""
+    """Erase matched nodes without uses (users before producers) and the constants they alone
+    used; queue their other producers."""
     pending = [n for n in nodes if n.graph is graph and n.outputs]
     progress = True
     while progress:
@@ -300,8 +302,18 @@ def _erase_dead(graph: Graph, nodes: list[Node], work: _Worklist) -> None:
             producers = [v.producer for v in node.inputs if v is not None and v.producer]
             graph.erase(node)
             pending.remove(node)
-            work.extend(producers)
+            work.extend(p for p in producers if not _erase_dead_const(graph, p))
             progress = True
+
+
+def _erase_dead_const(graph: Graph, node: Node) -> bool:
+    """Erase `node` when it is a constant left without uses: a folded weight replaced by the
+    rewrite (BN folded into a conv) would otherwise hold its array until prune-dead-nodes, two
+    copies of the model's weights at the peak."""
+    if node.op != "const" or node.graph is not graph or node.has_uses():
+        return False
+    graph.erase(node)
+    return True
 
 
 class _Worklist:
