@@ -45,6 +45,16 @@ BUGS_FIXED = (
     "`_Irregular` to a plain FrontendError.",
     "NaN float attribute (`epsilon = nan`): the verifier called the imported attributes "
     "non-canonical (NaN != NaN) -> `verifier._same_value` treats NaN as equal to NaN.",
+    "BatchNormalization/InstanceNormalization/GroupNormalization with non-float scale/bias/"
+    "statistics (a string Constant): ValueError in the conv+BN fusion -> the ops' inference "
+    "requires float inputs (`nn_norm._check_vector`); FrontendError at the node.",
+    "Upgrade rules of old opsets (BatchNormalization, Reduce*, Softmax family) on nodes with "
+    "missing inputs or attributes of the wrong kind: IndexError/ValueError -> "
+    "`_import_node` turns any non-CompilerError from an upgrade rule into a FrontendError "
+    "naming the node and opset (as `_run_inference` does for inference).",
+    "Textual IR with `strides = [0, ...]` (or 0 dilations): ZeroDivisionError in the verifier's "
+    "re-inference -> `nn._out_dim` raises an InferError for non-positive strides/dilations; the "
+    "verifier reports any other exception from inference as a VerifyError at the node.",
 )
 
 

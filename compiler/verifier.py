@@ -90,6 +90,8 @@ def _check_op(node: Node, shape_values: dict[Value, ShapeValue]) -> str:
                                          shape_values)  # fmt: skip
     except CompilerError as exc:
         return f"inference failed: {exc.message}"
+    except Exception as exc:  # noqa: BLE001  an inference bug on odd attributes still names the node
+        return f"inference failed with {type(exc).__name__}: {exc}"
     if shape_value is not None:
         shape_values[node.outputs[0]] = shape_value
     for value, inferred in zip(node.outputs, types, strict=True):

@@ -255,6 +255,13 @@ class _Importer:
         except FrontendError as exc:
             exc.loc = exc.loc or loc
             raise
+        except CompilerError:
+            raise
+        except Exception as exc:  # noqa: BLE001  an upgrade rule meeting absurd attributes or arity
+            raise FrontendError(
+                f"node {label!r} ({op_type}, opset {self.opset}): cannot convert to the current "
+                f"form: {type(exc).__name__}: {exc}", loc,
+            ) from exc  # fmt: skip
         for part in parts:
             self._emit(part.op_type, part.domain, part.inputs, part.outputs, part.attrs,
                        part.name, loc)  # fmt: skip

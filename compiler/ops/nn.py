@@ -82,6 +82,8 @@ def _out_dim(
     ceil: bool,
     op: str,
 ) -> InferDim:
+    if s <= 0 or d <= 0:  # a hand-written or parsed graph skips the frontend's checks
+        raise InferError(f"{op}: strides and dilations must be positive, got {s} and {d}")
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         if s == 1 or not isinstance(size, int):
             return size if s == 1 else None
