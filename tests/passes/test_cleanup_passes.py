@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -82,22 +81,22 @@ def test_fold_does_not_duplicate_shared_constants() -> None:
     assert any("duplicate shared" in n for r in report.records for n in r.notes)
 
 
-def test_cse_is_linear_on_large_graphs() -> None:
-    timings = []
-    for n in (2000, 8000):
-        graph = Graph()
-        x = graph.add_input("x", TensorType(DType.FLOAT32, (4,)))
-        b = graph.builder()
-        value = x
-        for i in range(n):
-            k = b.const(np.full(4, i % 7, np.float32))
-            value = b.add(b.relu(value), k)
-            b.relu(value)  # duplicate of the next relu
-        graph.outputs = [value]
-        start = time.perf_counter()
-        assert CsePass().run(graph)
-        timings.append((time.perf_counter() - start) / n)
-    assert timings[1] < 3 * timings[0] + 1e-5
+def test_cse_merges_every_duplicate_of_a_large_graph() -> None:
+    # Its time per node from 1k to 100k nodes is measured in benchmarks/optimizer_bench.py
+    # (scaling section), not here: timings in unit tests only measure the machine's load.
+    n = 8000
+    graph = Graph()
+    x = graph.add_input("x", TensorType(DType.FLOAT32, (4,)))
+    b = graph.builder()
+    value = x
+    for i in range(n):
+        k = b.const(np.full(4, i % 7, np.float32))
+        value = b.add(b.relu(value), k)
+        b.relu(value)  # duplicate of the next relu
+    graph.outputs = [value]
+    assert CsePass().run(graph)
+    assert graph.op_histogram() == {"relu": n + 1, "add": n, "const": 7}
+    verify(graph)
 
 
 def test_default_on_mnist_raw_folds_castlike_and_keeps_numerics() -> None:
