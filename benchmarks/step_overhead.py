@@ -116,8 +116,9 @@ def main() -> int:
         x = np.linspace(-1, 1, 8, dtype=np.float32)
         measure(f"chain of {args.chain}", chain(args.chain), {"x": x}, args.repeats)
     if args.model:
-        from compiler.frontend.onnx_import import load
         from material import model_path
+
+        from compiler.frontend.onnx_import import load
 
         path = model_path(args.model)
         if path is None:
