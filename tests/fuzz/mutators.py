@@ -239,8 +239,21 @@ def unknown_op(model: onnx.ModelProto, rng: random.Random) -> onnx.ModelProto:
         return model
     r = rng.random()
     if r < 0.4:
-        node.op_type = rng.choice(["NoSuchOp", "", "relu", "Conv2D", "If", "Loop", "Scan",
-                                   "SequenceConstruct", "Constant", "Identity", "Shape"])
+        node.op_type = rng.choice(
+            [
+                "NoSuchOp",
+                "",
+                "relu",
+                "Conv2D",
+                "If",
+                "Loop",
+                "Scan",
+                "SequenceConstruct",
+                "Constant",
+                "Identity",
+                "Shape",
+            ]
+        )
     elif r < 0.8:
         node.domain = rng.choice(["com.example", "com.microsoft", "ai.onnx.ml", "ai.onnx", " "])
     else:
