@@ -18,7 +18,7 @@ from compiler.ops import conv_kernels
 from compiler.ops.common import require_same_dtype
 from compiler.ops.epilogue import ACTIVATION_ATTRS, apply_activation, check_activation
 from compiler.registry import InferContext, InferDim, InferError, attr, defop, kernel
-from compiler.types import TensorType
+from compiler.types import Dim, DType, TensorType
 
 AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
 
@@ -174,15 +174,16 @@ def accum_dtype(dtype: np.dtype) -> np.dtype:
 
 # -- Conv ------------------------------------------------------------------------------------------
 
-_CONV_ATTRS = {
+CONV_WINDOW_ATTRS = {
     "auto_pad": attr("str", "NOTSET"),
     "dilations": attr("ints"),
     "group": attr("int", 1),
     "kernel_shape": attr("ints"),
     "pads": attr("ints"),
     "strides": attr("ints"),
-    **ACTIVATION_ATTRS,
 }
+"""The window attributes every convolution shares (conv, conv_transpose, the quantized convs)."""
+_CONV_ATTRS = {**CONV_WINDOW_ATTRS, **ACTIVATION_ATTRS}
 
 
 def _complete_conv(attrs: dict[str, Any], ctx: InferContext) -> None:
@@ -207,15 +208,20 @@ def _conv_kernel_shape(ctx: InferContext, w: Sequence[InferDim]) -> tuple[InferD
     return tuple(given)
 
 
-@defop("conv", onnx="Conv", inputs=(2, 3), attrs=_CONV_ATTRS, since=1, complete=_complete_conv)
-def _conv(ctx: InferContext) -> list[TensorType]:
-    """N-D convolution (NCHW), with groups, dilations, strides, pads or auto_pad."""
+def _conv_operands(ctx: InferContext) -> tuple[tuple[Dim, ...], tuple[Dim, ...], DType, int]:
+    """X and W shapes, the element type and `group` of a (transposed) convolution, checked."""
     x, w = ctx.shape(0), ctx.shape(1)
     dtype = require_same_dtype(ctx, 0, 1, 2)
     check_activation(ctx)
     if len(x) < 3 or len(w) != len(x):
         raise ctx.fail(f"expected X of rank >= 3 and W of the same rank, got {len(x)} and {len(w)}")
-    group = int(ctx.attr("group"))
+    return x, w, dtype, int(ctx.attr("group"))
+
+
+@defop("conv", onnx="Conv", inputs=(2, 3), attrs=_CONV_ATTRS, since=1, complete=_complete_conv)
+def _conv(ctx: InferContext) -> list[TensorType]:
+    """N-D convolution (NCHW), with groups, dilations, strides, pads or auto_pad."""
+    x, w, dtype, group = _conv_operands(ctx)
     _check_channels(ctx, x[1], w[1], w[0], group)
     bias = ctx.shape(2) if ctx.has(2) else (w[0],)
     if len(bias) != 1 or not _agrees(bias[0], w[0]):
@@ -277,12 +283,7 @@ def _complete_conv_transpose(attrs: dict[str, Any], ctx: InferContext) -> None:
 )  # fmt: skip
 def _conv_transpose(ctx: InferContext) -> list[TensorType]:
     """Transposed convolution (gradient of conv w.r.t. its input); W is [C, M/group, k...]."""
-    x, w = ctx.shape(0), ctx.shape(1)
-    dtype = require_same_dtype(ctx, 0, 1, 2)
-    check_activation(ctx)
-    if len(x) < 3 or len(w) != len(x):
-        raise ctx.fail(f"expected X of rank >= 3 and W of the same rank, got {len(x)} and {len(w)}")
-    group = int(ctx.attr("group"))
+    x, w, dtype, group = _conv_operands(ctx)
     if isinstance(x[1], int) and isinstance(w[0], int) and x[1] != w[0]:
         raise ctx.fail(f"input has {x[1]} channels but weight has {w[0]}")
     m = w[1] * group if isinstance(w[1], int) else None

@@ -16,6 +16,7 @@ import numpy as np
 from compiler.ir import AttrValue
 from compiler.ops.common import broadcast_shapes
 from compiler.ops.nn import (
+    CONV_WINDOW_ATTRS,
     check_auto_pad,
     conv_output_shape,
     fill_window_attrs,
@@ -23,19 +24,12 @@ from compiler.ops.nn import (
     resolve_pads,
     window_patches,
 )
-from compiler.registry import InferContext, InferDim, attr, defop, kernel
+from compiler.registry import InferContext, InferDim, defop, kernel
 from compiler.types import DType, TensorType
 
 Arrays = list[Any]
 _INT8 = frozenset({DType.INT8, DType.UINT8})
-_CONV_ATTRS = {
-    "auto_pad": attr("str", "NOTSET"),
-    "dilations": attr("ints"),
-    "group": attr("int", 1),
-    "kernel_shape": attr("ints"),
-    "pads": attr("ints"),
-    "strides": attr("ints"),
-}
+_CONV_ATTRS = CONV_WINDOW_ATTRS
 
 
 def _check_int8(ctx: InferContext, *indices: int) -> None:
