@@ -38,8 +38,16 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy compiler passes backends
 
+# Every benchmark, side by side with its peers, appended to benchmarks/results/ (about 45 min).
 bench: setup material
 	$(BIN)/python benchmarks/load_bench.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/reference_bench.py
+	$(BIN)/python benchmarks/memory.py --record
+	$(BIN)/python benchmarks/optimizer_bench.py --record
+	$(BIN)/python benchmarks/large_model.py --record
+	$(BIN)/python benchmarks/fuzz_campaign.py --cases 20000 --jobs 2 --record
+	$(BIN)/python benchmarks/conformance.py
+	$(BIN)/python benchmarks/node_roundtrip.py
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .hypothesis
