@@ -124,6 +124,19 @@ def refine_types(node: Node, shape_values: dict[Value, ShapeValue] | None = None
     return changed
 
 
+def refine_from(node: Node) -> None:
+    """Re-infer `node`'s outputs and, while types change, those of the nodes that use them.
+
+    For a rewrite that lets inference see more of `node` (a fused conv now reads the unpadded
+    input): its stored output types, and every type derived from them, must follow.
+    """
+    work = [node]
+    while work:
+        current = work.pop()
+        if refine_types(current):
+            work.extend(user for value in current.outputs for user in value.users)
+
+
 def _merge(stored: TensorType, inferred: TensorType) -> TensorType:
     if stored.shape is None or inferred.shape is None or len(stored.shape) != len(inferred.shape):
         return stored
@@ -133,6 +146,6 @@ def _merge(stored: TensorType, inferred: TensorType) -> TensorType:
 
 __all__ = [
     "all_equal_to", "erase_if_dead", "forward", "insert_const", "is_splat", "make_const",
-    "refine_types",
+    "refine_from", "refine_types",
     "same_shape", "splat", "static_shape", "stored_bytes", "uniform_value",
 ]  # fmt: skip

@@ -30,7 +30,7 @@ from typing import ClassVar
 from compiler.graph import Graph
 from compiler.ir import Node
 from compiler.passmanager import Pass, register_pass
-from passes.common import all_equal_to, erase_if_dead
+from passes.common import all_equal_to, erase_if_dead, refine_from
 
 
 @register_pass
@@ -57,7 +57,7 @@ def _spatial_pads(pad: Node, rank: int) -> list[int] | None:
         return None
     pads_in = pad.input(1)
     array = None if pads_in is None else pads_in.const_value()
-    if array is None or array.size != 2 * rank:
+    if array is None or array.dtype.kind not in "iu" or array.size != 2 * rank:
         return None
     p = [int(v) for v in array.reshape(-1)]
     if any(v < 0 for v in p) or p[0] or p[1] or p[rank] or p[rank + 1]:
@@ -80,6 +80,9 @@ def _fuse(graph: Graph, conv: Node) -> bool:
     conv.attrs = {**conv.attrs, "pads": tuple(a + b for a, b in zip(pads, extra, strict=True))}
     conv.set_input(0, source)
     erase_if_dead(graph, pad)
+    # Inference may know more of the conv's output from the unpadded input than the stored type
+    # did (a pad whose pads became constant only after import keeps symbolic dims).
+    refine_from(conv)
     return True
 
 

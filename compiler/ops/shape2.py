@@ -124,6 +124,9 @@ def _pad(ctx: InferContext) -> list[TensorType]:
     x = ctx.shape(0)
     if ctx.attr("mode") not in _PAD_MODES:
         raise ctx.fail(f"mode must be one of {', '.join(_PAD_MODES)}")
+    for i, what in ((1, "pads"), (3, "axes")):
+        if ctx.has(i) and not ctx.dtype(i).is_int:
+            raise ctx.fail(f"{what} must be an integer tensor, got {ctx.dtype(i).short}")
     axes = const_ints(ctx, 3, "axes") if ctx.has(3) else tuple(range(len(x)))
     if axes is None:
         return [ctx.type(0).with_shape((None,) * len(x))]  # type: ignore[arg-type]
