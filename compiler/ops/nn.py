@@ -187,13 +187,19 @@ _CONV_ATTRS = {**CONV_WINDOW_ATTRS, **ACTIVATION_ATTRS}
 
 
 def _complete_conv(attrs: dict[str, Any], ctx: InferContext) -> None:
+    _complete_window(attrs, ctx, pads=True)
+
+
+def _complete_window(attrs: dict[str, Any], ctx: InferContext, *, pads: bool) -> int:
+    """Fill kernel_shape from W and the window defaults; returns the number of spatial dims."""
     if not ctx.has(1):
-        return
+        return -1
     w = ctx.shape(1)
     nsp = max(len(w) - 2, 0)
     if "kernel_shape" not in attrs and all(isinstance(d, int) for d in w[2:]):
         attrs["kernel_shape"] = tuple(int(d) for d in w[2:])
-    fill_window_attrs(attrs, nsp)
+    fill_window_attrs(attrs, nsp, pads=pads)
+    return nsp
 
 
 def _conv_kernel_shape(ctx: InferContext, w: Sequence[InferDim]) -> tuple[InferDim, ...]:
@@ -266,14 +272,9 @@ def _conv_kernel(inputs: list[Any], attrs: dict[str, Any]) -> list[np.ndarray]:
 
 
 def _complete_conv_transpose(attrs: dict[str, Any], ctx: InferContext) -> None:
-    if not ctx.has(1):
-        return
-    w = ctx.shape(1)
-    nsp = max(len(w) - 2, 0)
-    if "kernel_shape" not in attrs and all(isinstance(d, int) for d in w[2:]):
-        attrs["kernel_shape"] = tuple(int(d) for d in w[2:])
-    fill_window_attrs(attrs, nsp, pads="output_shape" not in attrs)
-    attrs.setdefault("output_padding", (0,) * nsp)
+    nsp = _complete_window(attrs, ctx, pads="output_shape" not in attrs)
+    if nsp >= 0:
+        attrs.setdefault("output_padding", (0,) * nsp)
 
 
 @defop(
