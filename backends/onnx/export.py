@@ -90,12 +90,7 @@ class _Exporter:
 
     # -- names ---------------------------------------------------------------------------------
     def _unique(self, base: str) -> str:
-        name, n = base, 0
-        while name in self.used:
-            n += 1
-            name = f"{base}_{n}"
-        self.used.add(name)
-        return name
+        return _claim(base, self.used)
 
     def _name(self, value: Value) -> str:
         name = self.names.get(value)
@@ -131,12 +126,7 @@ class _Exporter:
         return infos
 
     def _node_name(self, base: str) -> str:
-        name, n = base, 0
-        while name in self.node_names:
-            n += 1
-            name = f"{base}_{n}"
-        self.node_names.add(name)
-        return name
+        return _claim(base, self.node_names)
 
     @staticmethod
     def _value_info(name: str, ttype: TensorType) -> onnx.ValueInfoProto:
@@ -299,3 +289,13 @@ def _attribute(key: str, kind: str, value: Any) -> AttributeProto:
     else:
         raise BackendError(f"attribute {key}: unknown kind {kind}")
     return a
+
+
+def _claim(base: str, taken: set[str]) -> str:
+    """`base`, or `base_1`, `base_2`, ... — the first not in `taken`, which it then joins."""
+    name, n = base, 0
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    taken.add(name)
+    return name
