@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -154,6 +154,11 @@ class OpDef:
         since: The ONNX opset where the op's current form (inputs vs attributes) was introduced.
         domain: The ONNX domain ("" for the default domain).
         kernel: NumPy kernel `(inputs, attrs) -> outputs`, or None until written.
+        kernel_first: Optional kernel that computes only the first output, for nodes that have
+            one (MaxPool without Indices, Dropout without mask): the interpreter prefers it there.
+        kernel_inplace: Optional kernel that may overwrite `inputs[0]` with the first output;
+            the interpreter calls it only when input 0 is dead after the node and no other
+            reference to its buffer exists (see `backends/numpy/plan.py`, donation).
         shape_fn: Optional partial evaluation of shape arithmetic.
         complete: Optional hook filling defaults that depend on input types (e.g. conv pads).
         doc: One line for generated op tables.
@@ -168,6 +173,8 @@ class OpDef:
     since: int = 1
     domain: str = ""
     kernel: Kernel | None = None
+    kernel_first: Kernel | None = None
+    kernel_inplace: Kernel | None = None
     shape_fn: ShapeFn | None = None
     complete: CompleteFn | None = None
     doc: str = ""
@@ -231,11 +238,25 @@ def defop(
     return wrap
 
 
-def kernel(name: str) -> Callable[[Kernel], Kernel]:
-    """Decorator attaching the NumPy kernel to an already defined op."""
+KernelVariant = Literal["all", "first", "inplace"]
+
+
+def kernel(name: str, variant: KernelVariant = "all") -> Callable[[Kernel], Kernel]:
+    """Decorator attaching a NumPy kernel to an already defined op.
+
+    `variant` "all" is the kernel (every output, inputs never written); "first" and "inplace" are
+    the optional fast forms described on `OpDef.kernel_first` / `OpDef.kernel_inplace`. Each
+    variant must give the same first output as the kernel, bit for bit.
+    """
 
     def wrap(fn: Kernel) -> Kernel:
-        get_op(name).kernel = fn
+        opdef = get_op(name)
+        if variant == "all":
+            opdef.kernel = fn
+        elif variant == "first":
+            opdef.kernel_first = fn
+        else:
+            opdef.kernel_inplace = fn
         return fn
 
     return wrap

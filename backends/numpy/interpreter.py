@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from backends.numpy.allocator import tune_allocator
 from backends.numpy.budget import check_budget, default_budget
 from backends.numpy.checks import (
     F64,
@@ -39,8 +40,10 @@ from backends.numpy.plan import (
     ExecStep,
     OutputCheck,
     Step,
+    donatable,
     exec_steps,
     kernel_of,
+    plan_donors,
     plan_frees,
     resolve_const,
 )
@@ -97,6 +100,7 @@ class Program:
     """
 
     def __init__(self, graph: Graph, *, memory_budget: int | None = None) -> None:
+        tune_allocator()
         self.graph = graph
         self.memory_budget = default_budget() if memory_budget is None else memory_budget
         self.names = _value_names(graph)
@@ -116,7 +120,9 @@ class Program:
         self.output_slots = [self._slot(v) for v in self.output_values]
         self._output_names = [self.names[v] for v in self.output_values]
         self._input_slots = [self.slots[v] for v in graph.inputs]
-        read = plan_frees(self.steps, set(self.output_slots) | set(self.constants))
+        keep = set(self.output_slots) | set(self.constants)
+        read = plan_frees(self.steps, keep)
+        plan_donors(self.steps, keep | set(self._input_slots))
         self.unused_inputs = set(self._input_slots) - read - set(self.output_slots)
         self._modes: dict[bool, _Mode] = {}
         self._plans: dict[tuple[bool, tuple[tuple[str, int], ...]], list[ExecStep]] = {}
@@ -274,8 +280,13 @@ class Program:
         """The hot loop: per step, gather, call, check, store, drop (locals bound for speed)."""
         ndarray, asarray, wide, f64 = np.ndarray, np.asarray, WIDE, F64
         for step in plan:
-            node, kernel, gather, single, attrs, count, slot, dtype, shape, rest, frees, _, _ = step
+            (node, kernel, gather, single, attrs, count, slot, dtype, shape, rest, frees, donor,
+             inplace, _, _) = step  # fmt: skip
             args = [gather(env)] if single else [] if gather is None else list(gather(env))
+            if donor >= 0:  # input 0 dies here: overwrite it if nothing else can see it
+                env[donor] = array = results = None  # the last step's locals may hold it too
+                if donatable(args[0]):
+                    kernel = inplace
             try:
                 results = kernel(args, attrs)
             except Exception as exc:  # noqa: BLE001  any kernel failure is reported with the node

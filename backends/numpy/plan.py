@@ -6,6 +6,13 @@ run's data is decided here, once:
 - `const` nodes are resolved into a table of arrays (slot -> array) that pre-fills every run's
   environment; they are never executed, freed, checked per run, or counted as live tensors.
 - Each remaining node becomes a `Step`; `ExecStep` tuples are what the hot loop unpacks.
+- Donation: where input 0 of a node whose op has an in-place kernel dies at that node (and is
+  neither a graph input, a constant nor a graph output), the step names that slot as its donor.
+  At run time the loop drops the environment's reference first and hands the buffer to the
+  in-place kernel only if nothing else can see it (`donatable`: an owned, writeable ndarray whose
+  reference count shows no other holder, or a view whose base is such an array held by that view
+  alone). A captured intermediate, an alias in another slot or a live view all hold references,
+  so they are never overwritten. Results are bit-identical to the out-of-place kernels.
 - Each output gets an `OutputCheck`: the numpy dtype to expect and, where every dim is known once
   the inputs' symbols are bound, the exact shape, so the common case is two identity/tuple
   compares. Anything else (a data-dependent symbol, an unknown rank, a dtype that only compares
@@ -14,6 +21,7 @@ run's data is decided here, once:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -42,6 +50,8 @@ class Step:
     outputs: tuple[int, ...]
     expected: tuple[np.dtype, ...]
     frees: tuple[int, ...] = ()
+    inplace: Kernel | None = None  # the op's in-place kernel, when it has one
+    donor: int = -1  # slot of input 0 when it may be handed to `inplace` (see `plan_donors`)
 
 
 class OutputCheck(NamedTuple):
@@ -72,6 +82,8 @@ class ExecStep(NamedTuple):
     shape0: tuple[int, ...] | None
     rest: tuple[tuple[int, OutputCheck], ...]  # outputs 1.. as (index, check)
     frees: tuple[int, ...]
+    donor: int  # slot whose buffer `inplace` may overwrite, or ABSENT
+    inplace: Kernel | None
     outputs: tuple[int, ...]
     checks: tuple[OutputCheck, ...]
 
@@ -87,10 +99,44 @@ class Constant:
 
 
 def kernel_of(node: Node) -> Kernel:
-    fn = get_op(node.op).kernel
-    if fn is None:
+    """The kernel a step calls: the first-output-only form where the node has one output."""
+    opdef = get_op(node.op)
+    if opdef.kernel is None:
         raise BackendError(f"numpy backend: op {node.op} has no kernel", node.loc)
-    return fn
+    if len(node.outputs) == 1 and opdef.kernel_first is not None:
+        return opdef.kernel_first
+    return opdef.kernel
+
+
+def plan_donors(steps: Sequence[Step], keep: set[int]) -> None:
+    """Mark the steps that may overwrite input 0 (it dies there and is not in `keep`)."""
+    for step in steps:
+        inplace = get_op(step.node.op).kernel_inplace
+        first = step.inputs[0] if step.inputs else None
+        if inplace is None or first is None or first in keep or first not in step.frees:
+            continue
+        step.inplace, step.donor = inplace, first
+
+
+def donatable(array: Any) -> bool:
+    """True when `array` (just dropped from the environment, held only by the caller's argument
+    list) has no other holder, so an in-place kernel may overwrite it."""
+    if type(array) is not np.ndarray or not array.flags.writeable:
+        return False
+    base = array.base
+    if base is None:
+        return sys.getrefcount(array) <= _HELD
+    return (
+        type(base) is np.ndarray and base.base is None and sys.getrefcount(array) <= _HELD
+        and sys.getrefcount(base) <= _VIEW_HELD
+    )  # fmt: skip
+
+
+# References on a donor while `donatable` decides: the caller's argument list, the parameter and
+# getrefcount's own argument (the environment's reference is dropped before the call).
+_HELD = 3
+# References on the base of a donated view: the view's `base`, the local name and the argument.
+_VIEW_HELD = 3
 
 
 def resolve_const(
@@ -156,7 +202,8 @@ def _exec_step(step: Step, float64: bool, symbols: Mapping[str, int]) -> ExecSte
     slot, dtype, shape = checks[0][:3] if checks else (ABSENT, None, None)  # no outputs: unused
     rest = tuple(enumerate(checks))[1:]
     return ExecStep(node, step.kernel, gather, len(ins) == 1, attrs, len(checks), slot, dtype,
-                    shape, rest, step.frees, step.outputs, checks)  # fmt: skip
+                    shape, rest, step.frees, step.donor, step.inplace, step.outputs,
+                    checks)  # fmt: skip
 
 
 def _shape(value: Value, symbols: Mapping[str, int]) -> tuple[int, ...] | None:

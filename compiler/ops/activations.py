@@ -128,6 +128,12 @@ for _name, (_onnx, _since, _allowed, _attrs, _fn) in _UNARY.items():
     _def_unary(_name, _onnx, _since, _allowed, _attrs, _fn)
 
 
+@kernel("relu", variant="inplace")
+def _relu_inplace(inputs: Arrays, attrs: Mapping[str, AttrValue]) -> Arrays:
+    x = inputs[0]
+    return [np.maximum(x, _c(x, 0), out=x)]
+
+
 # -- prelu and clip -------------------------------------------------------------------------------
 
 
@@ -164,14 +170,30 @@ def _clip_infer(ctx: InferContext) -> list[TensorType]:
 @kernel("clip")
 def _clip(inputs: Arrays, attrs: Mapping[str, AttrValue]) -> Arrays:
     x = inputs[0]
+    return [np.asarray(_clamp(x, inputs, None), dtype=x.dtype)]
+
+
+@kernel("clip", variant="inplace")
+def _clip_inplace(inputs: Arrays, attrs: Mapping[str, AttrValue]) -> Arrays:
+    x = inputs[0]
+    return [_clamp(x, inputs, x)]
+
+
+def _clamp(x: np.ndarray, inputs: Arrays, out: np.ndarray | None) -> np.ndarray:
+    """max(x, min) then min(., max): min > max gives max, as ONNX specifies; NaN stays NaN.
+    (Two ufunc passes beat `np.clip`'s one on large float32 maps: it has no fast loop there.)"""
     lo = inputs[1] if len(inputs) > 1 else None
     hi = inputs[2] if len(inputs) > 2 else None
     if lo is None and hi is None:
-        return [x]
-    if lo is not None and hi is not None:  # one pass; min > max gives max, as ONNX specifies
-        return [np.asarray(np.clip(x, lo.reshape(()), hi.reshape(())), dtype=x.dtype)]
-    out = np.maximum(x, lo.reshape(())) if lo is not None else np.minimum(x, hi.reshape(()))
-    return [np.asarray(out, dtype=x.dtype)]
+        return x if out is None else out
+    y = x
+    if lo is not None:
+        y = np.maximum(y, lo.reshape(()), out=out)
+        if isinstance(y, np.ndarray):  # the second pass writes into the first one's buffer
+            out = y
+    if hi is not None:
+        y = np.minimum(y, hi.reshape(()), out=out)
+    return y
 
 
 # -- softmax family -------------------------------------------------------------------------------

@@ -22,10 +22,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from compiler.ops.derived import derived
+
 # Columns of one im2col chunk stay under this (or one image's columns, if larger).
 _COLS_BUDGET = 4 * 1024 * 1024
-# The shifted-GEMM product buffer covers as many images as fit in this (at least one).
-_TMP_BUDGET = 64 * 1024
+# The shifted-GEMM product buffer covers as many images as fit in this (at least one): one GEMM
+# call per offset for the whole chunk (per-image calls cost 2x on small maps: 720 vs 400 us for
+# a batch of 8 at 32 channels, 16x16), while the buffer stays small next to the activations.
+_TMP_BUDGET = 1024 * 1024
+# Stride-1 convs whose kh*kw products (output-sized each) fit in this run as one batched matmul.
+_STACK_BUDGET = 512 * 1024
 
 
 def conv(
@@ -98,7 +104,18 @@ class _Phases:
             grid = self.data[a, b, :, :, : hq * wq].reshape(n, c, hq, wq)
             grid[:, :, rows, cols] = x[:, :, xrows, xcols]
         self.width, self.length = wq, out[0] * wq
+        self.single = sh == sw == 1
         self.strides, self.dilations, self.out = strides, dilations, out
+
+    def stacked(self, kh: int, kw: int) -> np.ndarray:
+        """Stride 1: every offset's operand at once, a `[N, kh, kw, C, Ho*Wq]` view."""
+        flat = self.data[0, 0]
+        dh, dw = self.dilations
+        (sn, sc, se) = flat.strides
+        shape = (flat.shape[0], kh, kw, flat.shape[1], self.length)
+        return np.lib.stride_tricks.as_strided(
+            flat, shape, (sn, dh * self.width * se, dw * se, sc, se), writeable=False
+        )
 
     def operand(self, i: int, j: int, channels: slice = slice(None)) -> np.ndarray:
         """`[N, C, Ho*Wq]` view read by kernel offset (i, j)."""
@@ -133,11 +150,16 @@ def _shifted(
 ) -> np.ndarray:  # fmt: skip
     n, m, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
     phases = _Phases(x, (kh, kw), strides, dilations, pads, out)
+    wt = derived((w,), "kh,kw,M,C", _offset_major)  # one contiguous W per kernel offset
     acc = np.empty((n, m, phases.length), x.dtype)
+    if phases.single and acc.nbytes * kh * kw <= _STACK_BUDGET:
+        # small maps: every offset's product in one batched matmul, summed in one reduction
+        # (per-call overhead, not FLOPs, dominates here: 50 us vs 62 us for 32 channels at 16x16)
+        np.matmul(wt, phases.stacked(kh, kw), out=None).sum(axis=(1, 2), out=acc)
+        return _crop(acc, out, _release(phases))
     # images in chunks keep the product buffer small (about _TMP_BUDGET) next to the activations
     chunk = max(1, _TMP_BUDGET // (acc[0].nbytes or 1))
     tmp = np.empty((min(chunk, n), m, phases.length), x.dtype)
-    wt = np.ascontiguousarray(w.transpose(2, 3, 0, 1))  # kh, kw, M, C: one contiguous W per offset
     for start in range(0, n, chunk):
         part = slice(start, start + chunk)
         for i, j in _offsets(kh, kw):
@@ -149,6 +171,11 @@ def _shifted(
                 acc[part] += tmp[: operand.shape[0]]
     del operand, tmp  # views of the phases: drop them so the phases can be released
     return _crop(acc, out, _release(phases))
+
+
+def _offset_major(w: np.ndarray) -> np.ndarray:
+    """`[M, C, kh, kw]` -> contiguous `[kh, kw, M, C]`."""
+    return np.ascontiguousarray(w.transpose(2, 3, 0, 1))
 
 
 def _pad(x: np.ndarray, pads: Sequence[int]) -> np.ndarray:

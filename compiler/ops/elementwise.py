@@ -151,6 +151,25 @@ def _mul(inputs: Arrays, attrs: Mapping[str, AttrValue]) -> Arrays:
     return [np.multiply(inputs[0], inputs[1])]
 
 
+def _def_inplace_arith(name: str, ufunc: np.ufunc) -> None:
+    """The in-place form of add/sub/mul: into the donated input 0 when the result has its shape
+    and dtype (no broadcast widening it, no integer promotion), else the out-of-place kernel."""
+
+    @kernel(name, variant="inplace")
+    def _inplace(inputs: Arrays, attrs: Mapping[str, AttrValue]) -> Arrays:
+        x, y = inputs
+        if x.dtype == y.dtype and y.ndim <= x.ndim and y.size <= x.size:
+            try:
+                return [ufunc(x, y, out=x)]
+            except ValueError:  # y broadcasts x wider: fall through
+                pass
+        return [ufunc(x, y)]
+
+
+for _name, _ufunc in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply)):
+    _def_inplace_arith(_name, _ufunc)
+
+
 @kernel("div")
 def _div(inputs: Arrays, attrs: Mapping[str, AttrValue]) -> Arrays:
     a, b = inputs

@@ -57,11 +57,12 @@ def _gemm_kernel(inputs: list[Any], attrs: dict[str, Any]) -> list[np.ndarray]:
     acc = accum_dtype(a.dtype)
     a = a.T if attrs["transA"] else a
     b = b.T if attrs["transB"] else b
-    y = np.matmul(a.astype(acc), b.astype(acc))
+    y = np.matmul(a.astype(acc, copy=False), b.astype(acc, copy=False))  # BLAS reads a.T as is
     if attrs["alpha"] != 1.0:
-        y = y * np.asarray(attrs["alpha"], acc)
-    if c is not None and attrs["beta"] != 0.0:
-        y = y + c.astype(acc) * np.asarray(attrs["beta"], acc)
+        y *= np.asarray(attrs["alpha"], acc)
+    if c is not None and attrs["beta"] != 0.0:  # y is fresh and (m, n): C broadcasts into it
+        cb = c.astype(acc, copy=False)
+        y += cb if attrs["beta"] == 1.0 else cb * np.asarray(attrs["beta"], acc)
     return [apply_activation(y.astype(inputs[0].dtype), attrs)]
 
 

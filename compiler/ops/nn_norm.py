@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from compiler.ops.common import normalize_axis, require_same_dtype
+from compiler.ops.derived import derived
 from compiler.ops.nn import accum_dtype
 from compiler.registry import REQUIRED, InferContext, InferDim, attr, defop, kernel
 from compiler.types import DType, TensorType
@@ -63,15 +64,39 @@ def _batch_normalization(ctx: InferContext) -> list[TensorType]:
 
 @kernel("batch_normalization")
 def _batch_normalization_kernel(inputs: list[Any], attrs: dict[str, Any]) -> list[np.ndarray]:
+    return [_batch_norm(inputs, attrs, inplace=False)]
+
+
+@kernel("batch_normalization", variant="inplace")
+def _batch_normalization_inplace(inputs: list[Any], attrs: dict[str, Any]) -> list[np.ndarray]:
+    return [_batch_norm(inputs, attrs, inplace=True)]
+
+
+def _batch_norm(inputs: list[Any], attrs: dict[str, Any], inplace: bool) -> np.ndarray:
+    """(x - mean) * (scale / sqrt(var + eps)) + bias, per channel, in three in-place passes over
+    one fresh buffer (or over x itself when `inplace` and x is in the accumulation dtype)."""
     x, scale, bias, mean, var = inputs
     acc = accum_dtype(x.dtype)
-    shape = _channel_shape(x)
-    inv = scale.astype(acc) / np.sqrt(var.astype(acc) + np.asarray(attrs["epsilon"], acc))
-    # one fresh buffer, then in place: the subtraction's result belongs to this kernel
-    y = np.subtract(x, mean.astype(acc, copy=False).reshape(shape), dtype=acc)
-    y *= inv.reshape(shape)
-    y += bias.astype(acc, copy=False).reshape(shape)
-    return [y.astype(x.dtype, copy=False)]
+    eps = attrs["epsilon"]
+    m, inv, b = derived((scale, bias, mean, var), ("bn", acc, x.ndim, eps),
+                        lambda *vectors: _bn_factors(*vectors, acc, x.ndim, eps))  # fmt: skip
+    # one fresh buffer (or the donated input), then in place
+    out = x if inplace and x.dtype == acc else None
+    y = np.subtract(x, m, dtype=acc, out=out)
+    y *= inv
+    y += b
+    return y.astype(x.dtype, copy=False)
+
+
+def _bn_factors(
+    scale: np.ndarray, bias: np.ndarray, mean: np.ndarray, var: np.ndarray, acc: np.dtype,
+    ndim: int, eps: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Mean, 1/sqrt(var + eps) * scale and bias in `acc`, shaped to broadcast over channels."""
+    shape = (-1, *([1] * (ndim - 2)))
+    inv = scale.astype(acc) / np.sqrt(var.astype(acc) + np.asarray(eps, acc))
+    return (mean.astype(acc, copy=False).reshape(shape), inv.reshape(shape),
+            bias.astype(acc, copy=False).reshape(shape))  # fmt: skip
 
 
 # -- InstanceNormalization -------------------------------------------------------------------------

@@ -113,6 +113,19 @@ def _max_pool_kernel(inputs: list[Any], attrs: dict[str, Any]) -> list[np.ndarra
     return [y.astype(x.dtype), _max_indices(x, attrs, win, best)]
 
 
+@kernel("max_pool", variant="first")
+def _max_pool_values(inputs: list[Any], attrs: dict[str, Any]) -> list[np.ndarray]:
+    """MaxPool without Indices: a running `np.maximum` over the window views (no stacked copy).
+    `maximum` propagates NaN like the argmax of the full kernel, so the values are identical."""
+    x = inputs[0]
+    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    patches = _Windows(x, attrs, fill).patches
+    y = np.array(patches[0], dtype=x.dtype)
+    for patch in patches[1:]:
+        np.maximum(y, patch, out=y)
+    return [y]
+
+
 def _max_indices(x: np.ndarray, attrs: dict[str, Any], win: _Windows, best: np.ndarray) -> Any:
     """Flat input index of each maximum (storage_order 1: spatial dims column-major)."""
     ks, strides, dil = attrs["kernel_shape"], attrs["strides"], attrs["dilations"]

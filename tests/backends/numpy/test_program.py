@@ -34,16 +34,21 @@ def const_heavy(count: int) -> Graph:
 
 
 def counting(monkeypatch: pytest.MonkeyPatch, op: str) -> list[int]:
-    """Count the calls of `op`'s kernel (patched before compiling)."""
+    """Count the calls of `op`'s kernels, in-place and first-output forms included (patched
+    before compiling)."""
     calls = [0]
-    real = get_op(op).kernel
-    assert real is not None
+    opdef = get_op(op)
+    assert opdef.kernel is not None
+    for variant in ("kernel", "kernel_first", "kernel_inplace"):
+        real = getattr(opdef, variant)
+        if real is None:
+            continue
 
-    def counted(inputs: list[Any], attrs: Any) -> list[np.ndarray]:
-        calls[0] += 1
-        return real(inputs, attrs)
+        def counted(inputs: list[Any], attrs: Any, real: Any = real) -> list[np.ndarray]:
+            calls[0] += 1
+            return real(inputs, attrs)
 
-    monkeypatch.setattr(get_op(op), "kernel", counted)
+        monkeypatch.setattr(opdef, variant, counted)
     return calls
 
 

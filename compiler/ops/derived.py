@@ -1,0 +1,40 @@
+"""Arrays derived once from read-only constants and reused (kernels' prepared weights).
+
+A kernel that transforms a weight on every call (a transposed copy, a Winograd transform, the
+per-channel factors of a batch norm) asks `derived(arrays, key, fn)`: `fn(*arrays)` is computed once
+and reused while those very array objects live. Only read-only arrays are cached — the IR's
+constants are frozen (`compiler.ir` marks them read-only), so a cached result cannot go stale; if
+any array is writeable the result is recomputed each time. An entry dies with the first of its
+arrays (weakref callbacks drop it), so ids are never confused with a later array's.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+_Key = tuple[tuple[int, ...], Hashable]
+_CACHE: dict[_Key, tuple[tuple[weakref.ref[np.ndarray], ...], Any]] = {}
+
+
+def derived(arrays: tuple[np.ndarray, ...], key: Hashable, fn: Callable[..., T]) -> T:
+    """`fn(*arrays)`, computed once per tuple of read-only `arrays` and `key` (what `fn` does,
+    with any scalar it depends on)."""
+    if any(a.flags.writeable for a in arrays):
+        return fn(*arrays)
+    slot = (tuple(id(a) for a in arrays), key)
+    hit = _CACHE.get(slot)
+    if hit is not None and all(ref() is a for ref, a in zip(hit[0], arrays, strict=True)):
+        return hit[1]  # type: ignore[no-any-return]
+    result = fn(*arrays)
+
+    def drop(_ref: weakref.ref[np.ndarray], slot: _Key = slot) -> None:
+        _CACHE.pop(slot, None)
+
+    _CACHE[slot] = (tuple(weakref.ref(a, drop) for a in arrays), result)
+    return result
