@@ -310,7 +310,28 @@ def _min(inputs: Arrays, attrs: Mapping[str, AttrValue]) -> Arrays:
 
 @kernel("sum")
 def _sum(inputs: Arrays, attrs: Mapping[str, AttrValue]) -> Arrays:
-    return [np.asarray(reduce(np.add, inputs))]
+    if len(inputs) == 1:
+        return [np.asarray(inputs[0])]
+    return [np.asarray(_add_into(np.add(inputs[0], inputs[1]), inputs[2:]))]
+
+
+@kernel("sum", variant="inplace")
+def _sum_inplace(inputs: Arrays, attrs: Mapping[str, AttrValue]) -> Arrays:
+    return [np.asarray(_add_into(inputs[0], inputs[1:]))]
+
+
+def _add_into(total: Any, rest: Arrays) -> Any:
+    """`total + r0 + r1 + ...` left to right (as `reduce(np.add)`), in place into `total` (a fresh
+    or donated buffer) wherever the sum keeps its shape and dtype."""
+    for x in rest:
+        if isinstance(total, np.ndarray) and x.dtype == total.dtype and x.ndim <= total.ndim:
+            try:
+                total = np.add(total, x, out=total)
+                continue
+            except ValueError:  # x broadcasts the sum wider
+                pass
+        total = np.add(total, x)
+    return total
 
 
 @kernel("mean")

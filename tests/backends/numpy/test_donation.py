@@ -137,7 +137,7 @@ def test_in_place_kernels_give_the_same_bits(material, monkeypatch: pytest.Monke
     donating = compile(graph)
     assert donated_steps(donating)
     with_donation = donating({name: x}).values
-    for op in ("relu", "batch_normalization", "add", "sub", "mul", "clip"):
+    for op in ("relu", "batch_normalization", "add", "sub", "mul", "clip", "sum"):
         monkeypatch.setattr(get_op(op), "kernel_inplace", None)
     plain = compile(graph)
     assert not donated_steps(plain)
