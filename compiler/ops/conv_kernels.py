@@ -10,7 +10,7 @@ Strategies, chosen per shape by measurement on one core (OpenBLAS sgemm):
   once. Temporaries: the padded input, the accumulator and a small per-chunk product.
 - **im2col** (strides, tiny channel counts, small spatial maps with many channels, 1-D/3-D): windows
   copied into `[n, C*K, P]` columns and one GEMM, in batch chunks so the columns stay small.
-- **depthwise** (group == C == M): sum over kernel offsets of broadcast multiplies on strided views.
+- **depthwise** (group == C == M): row-band GEMMs or a channels-last einsum, see `conv_depthwise`.
 
 All math happens in `accum_dtype` (float32 for half types); float32 stays float32 (no upcast).
 """
@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from compiler.ops.conv_depthwise import depthwise as _depthwise
 from compiler.ops.derived import derived
 
 # Columns of one im2col chunk stay under this (or one image's columns, if larger).
@@ -222,75 +223,5 @@ def _im2col(
     return y.reshape(n, m, *out)
 
 
-def _depthwise(
-    x: np.ndarray, w: np.ndarray, strides: Sequence[int], dilations: Sequence[int],
-    pads: Sequence[int], out: Sequence[int],
-) -> np.ndarray:  # fmt: skip
-    """Depthwise 2-D conv (`w` is [C, kh, kw]): per kernel offset, multiply a shifted view by one
-    weight per channel and accumulate, image by image so the operands stay in cache. The layout
-    that gives numpy long contiguous inner loops depends on the map size (measured): channels-last
-    for small maps, the flat padded map for large stride-1 maps, strided NCHW views otherwise."""
-    if out[0] * out[1] <= _SMALL_MAP:
-        return _depthwise_nhwc(x, w, strides, dilations, pads, out)
-    return _depthwise_phases(x, w, strides, dilations, pads, out)
-
-
-# Depthwise maps up to this many output positions run channels-last.
-_SMALL_MAP = 28 * 28
-# Channel blocks of the flat depthwise path hold about this many elements (fits L1/L2).
-_DW_BLOCK = 32768
-
-
 def _offsets(kh: int, kw: int) -> list[tuple[int, int]]:
     return list(itertools.product(range(kh), range(kw)))
-
-
-def _accumulate(acc: np.ndarray, tmp: np.ndarray, view: np.ndarray, weight: np.ndarray,
-                first: bool) -> None:  # fmt: skip
-    if first:
-        np.multiply(view, weight, out=acc)
-    else:
-        np.multiply(view, weight, out=tmp)
-        acc += tmp
-
-
-def _depthwise_nhwc(
-    x: np.ndarray, w: np.ndarray, strides: Sequence[int], dilations: Sequence[int],
-    pads: Sequence[int], out: Sequence[int],
-) -> np.ndarray:  # fmt: skip
-    n, c, h, wd = x.shape
-    _, kh, kw = w.shape
-    (sh, sw), (dh, dw), (ho, wo) = strides, dilations, out
-    xp = np.zeros((n, h + pads[0] + pads[2], wd + pads[1] + pads[3], c), x.dtype)
-    xp[:, pads[0] : pads[0] + h, pads[1] : pads[1] + wd] = x.transpose(0, 2, 3, 1)
-    y = np.empty((n, ho, wo, c), x.dtype)
-    tmp = np.empty((ho, wo, c), x.dtype)
-    weights = np.ascontiguousarray(w.transpose(1, 2, 0))  # kh, kw, C
-    for image in range(n):
-        for i, j in _offsets(kh, kw):
-            view = xp[image, i * dh : i * dh + (ho - 1) * sh + 1 : sh,
-                      j * dw : j * dw + (wo - 1) * sw + 1 : sw]  # fmt: skip
-            _accumulate(y[image], tmp, view, weights[i, j], i == j == 0)
-    return np.ascontiguousarray(y.transpose(0, 3, 1, 2))
-
-
-def _depthwise_phases(
-    x: np.ndarray, w: np.ndarray, strides: Sequence[int], dilations: Sequence[int],
-    pads: Sequence[int], out: Sequence[int],
-) -> np.ndarray:  # fmt: skip
-    n, c = x.shape[:2]
-    _, kh, kw = w.shape
-    phases = _Phases(x, (kh, kw), strides, dilations, pads, out)
-    block = max(1, _DW_BLOCK // phases.length)
-    y = np.empty((n, c, phases.length), x.dtype)
-    tmp = np.empty((block, phases.length), x.dtype)
-    weights = np.ascontiguousarray(w.transpose(1, 2, 0))[..., None]  # kh, kw, C, 1
-    for c0 in range(0, c, block):
-        channels = slice(c0, c0 + block)
-        for image in range(n):
-            acc = y[image, channels]
-            for i, j in _offsets(kh, kw):
-                view = phases.operand(i, j, channels)[image]
-                _accumulate(acc, tmp[: acc.shape[0]], view, weights[i, j, channels], i == j == 0)
-    del view, tmp
-    return _crop(y, out, _release(phases))
