@@ -10,18 +10,22 @@ the obvious NumPy form (per kernel offset, `tmp = view * w; acc += tmp`) is boun
   already shifted by kernel column j (`[rows, kw, Wo]`, one copy of kw x the input per channel
   block) and `band[ht, span*kw]` is the banded matrix holding the kernel rows at the diagonal
   offsets (`span` input rows feed one tile). The product lands directly in the NCHW output. The
+  copy is what lets GEMM see the (row, column shift) pairs as one evenly strided K axis; the
   band's zeros cost `span/kh` extra multiply-adds (2x for 3x3 with 4-row tiles), but sgemm does
-  them an order of magnitude faster than NumPy's element-wise loops.
+  them an order of magnitude faster than NumPy's element-wise loops. (A horizontal band over
+  column tiles needs no kw x copy but does 3x the multiply-adds, and measured 1.5x slower.)
 - **channels-last einsum** (`_depthwise_nhwc`, at least as many channels as output positions:
   small deep maps): the padded image is copied channels-last once and one `np.einsum` sums
   `w[i, j, c] * window[i, j, h, w, c]` with the channels as its contiguous inner loop, a single
-  fused multiply-add pass per kernel offset instead of a multiply pass and an add pass. Per-channel
-  GEMMs would be tiny here and the band copies short-run, so this wins below about one output
-  position per channel.
+  fused multiply-add pass per kernel offset (~7 multiply-adds/ns) instead of a multiply pass and
+  an add pass. Here the per-channel GEMMs would be tiny and the band copies short-run: at 7x7,
+  1152 channels the einsum takes 0.34 ms, the bands 0.68; at 14x14 with 128 channels the bands
+  win (0.11 vs 0.12 ms), and 512 channels is a tie.
 
 Measured on one core (float32, EfficientNet-Lite0 shapes, ms at batch 1 / 8, before -> after):
-(32,112,112) 3x3: 1.57 -> 0.60 / 12.7 -> 5.1; (240,28,28) 5x5: 3.1 -> 0.82 / 25.3 -> 6.6;
-(672,14,14) 5x5: 1.40 -> 0.69 / 15.6 -> 5.7; (1152,7,7) 5x5: 0.77 -> 0.34 / 5.0 -> 2.5.
+(32,112,112) 3x3: 1.59 -> 0.61 / 14.2 -> 5.4; (240,28,28) 5x5: 2.5 -> 0.81 / 25.7 -> 6.7;
+(672,14,14) 5x5: 1.43 -> 0.70 / 16.0 -> 5.8; (1152,7,7) 5x5: 0.76 -> 0.34 / 5.2 -> 2.5; all
+twelve: 19.4 -> 8.7 ms at batch 1, 194 -> 74 ms at batch 8.
 
 Accumulation happens in `x.dtype` (the caller's accumulation dtype); float32 stays float32.
 """
@@ -32,9 +36,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-# Output rows per band tile: 4 keeps the band's zero work low (its K is kw*(3*sh+(kh-1)*dh+1))
-# while the GEMM still streams long rows; 8 measured the same for stride 1, slower for stride 2.
-_BAND_ROWS = 4
+# A band tile spans about this many padded rows beyond the kernel's: 4 output rows at stride 1, 2
+# at stride 2. Short tiles keep the band's zeros (K = kw*span) few while the GEMM still streams
+# long rows (measured, stride 1: 4 rows as fast as 2, 8 rows 5-10% slower, odd counts slower;
+# stride 2: 2 rows 7% faster than 4).
+_BAND_EXTRA_ROWS = 3
 # The shifted-rows buffer of one channel block stays about this size (L2-resident, reused).
 _BAND_BLOCK_BYTES = 512 * 1024
 
@@ -79,7 +85,7 @@ def _depthwise_bands(
     _, kh, kw = w.shape
     (sh, sw), (dh, dw), (ho, wo) = strides, dilations, out
     top, left = pads[0], pads[1]
-    tiles = -(-ho // min(_BAND_ROWS, ho))
+    tiles = -(-ho // min(1 + _BAND_EXTRA_ROWS // sh, ho))
     ht = -(-ho // tiles)  # output rows per tile, balanced
     span = (ht - 1) * sh + (kh - 1) * dh + 1  # padded input rows one tile reads
     rows = (ho - 1) * sh + (kh - 1) * dh + 1  # padded input rows all tiles read
@@ -89,7 +95,8 @@ def _depthwise_bands(
     block = max(1, min(c, _BAND_BLOCK_BYTES // (rows * kw * wo * x.itemsize)))
     shifted = np.zeros((block, rows, kw, wo), x.dtype)
     r0, r1 = min(top, rows), min(top + h, rows)  # padded rows that hold input rows
-    copies = []  # per kernel column: output columns [lo, hi) that read input columns from start
+    # per kernel column j: the output columns [lo, hi) inside the input and their input columns
+    copies: list[tuple[int, int, int, slice]] = []
     for j in range(kw):
         lo, hi = _valid_span(j * dw - left, sw, wo, wd)
         if hi > lo and r1 > r0:
