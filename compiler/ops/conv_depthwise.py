@@ -36,6 +36,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from compiler.ops.derived import derived
+
 # A band tile spans about this many padded rows beyond the kernel's: 4 output rows at stride 1, 2
 # at stride 2. Short tiles keep the band's zeros (K = kw*span) few while the GEMM still streams
 # long rows (measured, stride 1: 4 rows as fast as 2, 8 rows 5-10% slower, odd counts slower;
@@ -89,7 +91,7 @@ def _depthwise_bands(
     ht = -(-ho // tiles)  # output rows per tile, balanced
     span = (ht - 1) * sh + (kh - 1) * dh + 1  # padded input rows one tile reads
     rows = (ho - 1) * sh + (kh - 1) * dh + 1  # padded input rows all tiles read
-    band = _band(w, ht, span, sh, dh)
+    band = derived((w,), ("band", ht, span, sh, dh), lambda a: _band(a, ht, span, sh, dh))
     full, rem = divmod(ho, ht)
     rem_span = (rem - 1) * sh + (kh - 1) * dh + 1
     block = max(1, min(c, _BAND_BLOCK_BYTES // (rows * kw * wo * x.itemsize)))
@@ -143,7 +145,7 @@ def _depthwise_nhwc(
         xp, (kh, kw, ho, wo, c), (dh * st[0], dw * st[1], sh * st[0], sw * st[1], st[2]),
         writeable=False,
     )  # fmt: skip
-    weights = np.ascontiguousarray(w.transpose(1, 2, 0))  # kh, kw, C
+    weights = derived((w,), "kh,kw,C", lambda a: np.ascontiguousarray(a.transpose(1, 2, 0)))
     acc = np.empty((ho, wo, c), x.dtype)
     y = np.empty((n, c, ho, wo), x.dtype)
     for image in range(n):

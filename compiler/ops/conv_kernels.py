@@ -46,7 +46,8 @@ def conv(
     if group == 1:
         y = _dense(x, w, strides, dilations, pads, out)
     elif group == c == m and x.ndim == 4:
-        y = _depthwise(x, w[:, 0], strides, dilations, pads, out)
+        w3 = derived((w,), "C,kh,kw", lambda w4: np.ascontiguousarray(w4[:, 0]))
+        y = _depthwise(x, w3, strides, dilations, pads, out)
     else:
         cg, mg = c // group, m // group
         y = np.empty((n, m, *out), x.dtype)

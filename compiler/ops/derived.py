@@ -5,7 +5,9 @@ per-channel factors of a batch norm) asks `derived(arrays, key, fn)`: `fn(*array
 and reused while those very array objects live. Only read-only arrays are cached — the IR's
 constants are frozen (`compiler.ir` marks them read-only), so a cached result cannot go stale; if
 any array is writeable the result is recomputed each time. An entry dies with the first of its
-arrays (weakref callbacks drop it), so ids are never confused with a later array's.
+arrays (weakref callbacks drop it), so ids are never confused with a later array's. Cached
+results are made read-only (they are shared by every later call), so a derived array can itself
+key a further `derived` entry.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ def derived(arrays: tuple[np.ndarray, ...], key: Hashable, fn: Callable[..., T])
     if hit is not None and all(ref() is a for ref, a in zip(hit[0], arrays, strict=True)):
         return hit[1]  # type: ignore[no-any-return]
     result = fn(*arrays)
+    for part in result if isinstance(result, tuple) else (result,):
+        if isinstance(part, np.ndarray):  # shared by every later call: nobody may write it
+            part.flags.writeable = False
 
     def drop(_ref: weakref.ref[np.ndarray], slot: _Key = slot) -> None:
         _CACHE.pop(slot, None)
