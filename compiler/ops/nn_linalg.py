@@ -177,6 +177,15 @@ def _dropout(ctx: InferContext) -> list[TensorType]:
     return [x, TensorType(DType.BOOL, x.shape)][: ctx.num_outputs]
 
 
+@kernel("dropout", variant="first")
+def _dropout_output(inputs: list[Any], attrs: dict[str, Any]) -> list[np.ndarray]:
+    """Dropout without its mask output: no all-true mask to build in inference."""
+    training = len(inputs) > 2 and inputs[2] is not None and bool(inputs[2])
+    if not training:
+        return [inputs[0]]
+    return _dropout_kernel(inputs, attrs)[:1]
+
+
 @kernel("dropout")
 def _dropout_kernel(inputs: list[Any], attrs: dict[str, Any]) -> list[np.ndarray]:
     x = inputs[0]

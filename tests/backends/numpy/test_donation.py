@@ -184,3 +184,14 @@ def test_derived_caches_only_read_only_arrays_and_dies_with_them() -> None:
     del w, first
     gc.collect()
     assert slot not in _CACHE
+
+
+def test_dropout_output_only_form_matches_the_full_kernel() -> None:
+    opdef = get_op("dropout")
+    assert opdef.kernel is not None and opdef.kernel_first is not None
+    x = np.random.default_rng(3).standard_normal((4, 5)).astype(np.float32)
+    ratio, training = np.array(0.3, np.float32), np.array(True)
+    for inputs, attrs in (([x], {"seed": None}), ([x, ratio, training], {"seed": 7})):
+        full = opdef.kernel(inputs, attrs)[0]
+        first = opdef.kernel_first(inputs, attrs)[0]
+        assert np.array_equal(first, full)
