@@ -52,6 +52,7 @@ class Step:
     frees: tuple[int, ...] = ()
     inplace: Kernel | None = None  # the op's in-place kernel, when it has one
     donor: int = -1  # slot of input 0 when it may be handed to `inplace` (see `plan_donors`)
+    fused: tuple[Node, ...] = ()  # a fused step's nodes (`node` is the last), see `fusion.py`
 
 
 class OutputCheck(NamedTuple):

@@ -96,6 +96,7 @@ freed heap mapped (`mallopt(M_TOP_PAD, 64 MiB)`, the NumPy backend's allocator t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -195,6 +196,7 @@ def _direct_seconds(n: int, c: int, m: int, h: int, w: int) -> float:
     return 30.6e-6 + 1.518e-11 * gemm + 1.313e-9 * n * (c + m) * h * w + 1.99e-10 * 9 * c * m
 
 
+@functools.lru_cache(maxsize=4096)
 def prefer_winograd(n: int, c: int, m: int, h: int, w: int) -> bool:
     """Whether `winograd_conv3x3` is expected to beat `conv_kernels.conv` on a batch of `n`
     3x3 stride-1 convs from `c` to `m` channels with an `h x w` output (float32, weights

@@ -27,12 +27,18 @@ _CACHE: dict[_Key, tuple[tuple[weakref.ref[np.ndarray], ...], Any]] = {}
 def derived(arrays: tuple[np.ndarray, ...], key: Hashable, fn: Callable[..., T]) -> T:
     """`fn(*arrays)`, computed once per tuple of read-only `arrays` and `key` (what `fn` does,
     with any scalar it depends on)."""
-    if any(a.flags.writeable for a in arrays):
-        return fn(*arrays)
-    slot = (tuple(id(a) for a in arrays), key)
+    slot = (tuple(map(id, arrays)), key)
     hit = _CACHE.get(slot)
-    if hit is not None and all(ref() is a for ref, a in zip(hit[0], arrays, strict=True)):
-        return hit[1]  # type: ignore[no-any-return]
+    if hit is not None:  # same ids; hit only if they are still the very same objects
+        refs = hit[0]
+        for i, a in enumerate(arrays):
+            if refs[i]() is not a or a.flags.writeable:
+                break
+        else:
+            return hit[1]  # type: ignore[no-any-return]
+    for a in arrays:
+        if a.flags.writeable:
+            return fn(*arrays)
     result = fn(*arrays)
     for part in result if isinstance(result, tuple) else (result,):
         if isinstance(part, np.ndarray):  # shared by every later call: nobody may write it
