@@ -131,14 +131,18 @@ class _Phases:
         wq = -(-(wd + pads[1] + pads[3]) // sw)
         self.tail = (ks[1] - 1) * dw // sw
         self.data = np.zeros((sh, sw, n, c, hq * wq + self.tail), x.dtype)
+        self.width, self.length = wq, out[0] * wq
+        self.single = sh == sw == 1
+        self.strides, self.dilations, self.out = strides, dilations, out
+        if self.single:  # the padded map itself (the common case, without the phase arithmetic)
+            grid = self.data[0, 0, :, :, : hq * wq].reshape(n, c, hq, wq)
+            grid[:, :, pads[0] : pads[0] + h, pads[1] : pads[1] + wd] = x
+            return
         for a, b in _offsets(sh, sw):  # phase (a, b) = padded rows a::sh, columns b::sw
             rows, xrows = _phase_span(a, sh, pads[0], h)
             cols, xcols = _phase_span(b, sw, pads[1], wd)
             grid = self.data[a, b, :, :, : hq * wq].reshape(n, c, hq, wq)
             grid[:, :, rows, cols] = x[:, :, xrows, xcols]
-        self.width, self.length = wq, out[0] * wq
-        self.single = sh == sw == 1
-        self.strides, self.dilations, self.out = strides, dilations, out
 
     def stacked(self, kh: int, kw: int) -> np.ndarray:
         """Stride 1: every offset's operand at once, a `[N, kh, kw, C, Ho*Wq]` view."""
