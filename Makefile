@@ -42,6 +42,7 @@ typecheck: setup
 bench: setup material
 	$(BIN)/python benchmarks/load_bench.py
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/reference_bench.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/conv_floor.py
 	$(BIN)/python benchmarks/memory.py --record
 	$(BIN)/python benchmarks/optimizer_bench.py --record
 	$(BIN)/python benchmarks/large_model.py --record
