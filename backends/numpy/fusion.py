@@ -39,9 +39,9 @@ _ACTIVATIONS = ("relu", "clip")
 class StageFailure(Exception):
     """A kernel of a fused step failed: the node and the inputs it had (the loop reports it)."""
 
-    def __init__(self, node: Node, args: list[Any], error: Exception) -> None:
+    def __init__(self, node: Node, inputs: list[Any], error: Exception) -> None:
         super().__init__(str(error))
-        self.node, self.args, self.error = node, args, error
+        self.node, self.inputs, self.error = node, inputs, error
 
 
 @dataclass
@@ -50,7 +50,7 @@ class _Link:
 
     node: Node
     position: int
-    others: tuple[int | None, ...]
+    others: tuple[Value | None, ...]
 
 
 def plan_fusions(
@@ -88,7 +88,7 @@ def _chain(conv: Node, graph_outputs: set[Value]) -> list[_Link]:
         if node.op in _ACTIVATIONS:
             stages = []
         others = tuple(v for i, v in enumerate(node.inputs) if i != position)
-        links.append(_Link(node, position, others))  # type: ignore[arg-type]  # slots below
+        links.append(_Link(node, position, others))
         value = node.outputs[0]
 
 
@@ -102,11 +102,12 @@ def _accepts(node: Node, position: int) -> bool:
 
 
 def _fused_step(head: Step, links: list[_Link], steps: list[Step], slots: dict[Value, int]) -> Step:
-    inner = {slots[link.node.inputs[link.position]] for link in links}  # never stored
+    chained = [link.node.inputs[link.position] for link in links]
+    inner = {slots[v] for v in chained if v is not None}  # never stored
     inputs: list[int | None] = list(head.inputs)
     counts = [len(head.inputs)]
     for link in links:
-        others = [None if v is None else slots[v] for v in link.others]  # type: ignore[arg-type]
+        others = [None if v is None else slots[v] for v in link.others]
         inputs.extend(others)
         counts.append(len(others))
     last = steps[-1]

@@ -294,12 +294,12 @@ class Program:
             args = [gather(env)] if single else [] if gather is None else list(gather(env))
             if donor >= 0:  # input 0 dies here: overwrite it if nothing else can see it
                 env[donor] = array = results = None  # the last step's locals may hold it too
-                if donatable(args[0]):
+                if inplace is not None and donatable(args[0]):
                     kernel = inplace
             try:
                 results = kernel(args, attrs)
             except StageFailure as failure:  # inside a fused step: the node that failed
-                raise kernel_error(self.graph, failure.node, self.names, failure.args,
+                raise kernel_error(self.graph, failure.node, self.names, failure.inputs,
                                    failure.error) from failure.error  # fmt: skip
             except Exception as exc:  # noqa: BLE001  any kernel failure is reported with the node
                 raise kernel_error(self.graph, node, self.names, args, exc) from exc

@@ -77,7 +77,7 @@ class ExecStep(NamedTuple):
     gather: Callable[[list[Any]], Any] | None
     single: bool
     attrs: Mapping[str, Any]
-    count: int  # outputs the kernel must return
+    arity: int  # outputs the kernel must return
     slot0: int
     dtype0: np.dtype | None
     shape0: tuple[int, ...] | None

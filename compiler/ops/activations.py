@@ -191,6 +191,7 @@ def _clamp(x: np.ndarray, inputs: Arrays, out: np.ndarray | None) -> np.ndarray:
         return np.clip(x, lo.reshape(()), hi.reshape(()), out=out)
     if lo is not None:
         return np.maximum(x, lo.reshape(()), out=out)
+    assert hi is not None
     return np.minimum(x, hi.reshape(()), out=out)
 
 

@@ -79,7 +79,7 @@ def batch_norm(inputs: list[Any], attrs: dict[str, Any], inplace: bool) -> np.nd
     acc = accum_dtype(x.dtype)
     eps = attrs["epsilon"]
     m, inv, b = derived((scale, bias, mean, var), ("bn", acc, x.ndim, eps),
-                        lambda *vectors: _bn_factors(*vectors, acc, x.ndim, eps))  # fmt: skip
+                        lambda s, b, m, v: _bn_factors(s, b, m, v, acc, x.ndim, eps))  # fmt: skip
     # one fresh buffer (or the donated input), then in place
     out = x if inplace and x.dtype == acc else None
     y = np.subtract(x, m, dtype=acc, out=out)
