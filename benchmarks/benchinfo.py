@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -24,3 +26,15 @@ def machine_line() -> str:
         f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}; "
         f"Python {platform.python_version()}"
     )
+
+
+def call_times(fn: Callable[[], object], repeats: int, warm: bool = True) -> list[float]:
+    """Seconds of `repeats` calls of `fn` (after one untimed call when `warm`)."""
+    if warm:
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times

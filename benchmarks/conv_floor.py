@@ -24,13 +24,13 @@ import logging
 import platform
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
+from benchinfo import call_times  # noqa: E402
 from reference_bench import engines, limit_threads, machine, model_and_feeds  # noqa: E402
 
 from compiler.graph import Graph  # noqa: E402
@@ -48,21 +48,17 @@ def conv_shapes(graph: Graph, batch: int) -> collections.Counter[Shape]:
             continue
         x, w, y = node.inputs[0].type.shape, node.inputs[1].type.shape, node.outputs[0].type.shape
         kh, kw = w[2], w[3]
-        eligible = (kh, kw) == (3, 3) and tuple(node.attrs["strides"]) == (1, 1) and tuple(
-            node.attrs["dilations"]
-        ) == (1, 1)
+        eligible = (
+            (kh, kw) == (3, 3)
+            and tuple(node.attrs["strides"]) == (1, 1)
+            and tuple(node.attrs["dilations"]) == (1, 1)
+        )
         shapes[(batch, x[1], w[0], kh * kw, y[2], y[3], int(eligible))] += 1
     return shapes
 
 
 def best_of(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(call_times(fn, repeats))
 
 
 def floor_seconds(shape: Shape, repeats: int) -> float:
@@ -72,8 +68,8 @@ def floor_seconds(shape: Shape, repeats: int) -> float:
     w = rng.standard_normal((m, c * k), np.float32)
     cols = rng.standard_normal((c * k, p), np.float32)
     out = np.empty((m, p), np.float32)
-    wt, colst, outt = np.ascontiguousarray(w.T), np.ascontiguousarray(cols.T), np.empty((p, m))
-    outt = outt.astype(np.float32)
+    wt, colst = np.ascontiguousarray(w.T), np.ascontiguousarray(cols.T)
+    outt = np.empty((p, m), np.float32)
     best = min(best_of(lambda: np.matmul(w, cols, out=out), repeats),
                best_of(lambda: np.matmul(colst, wt, out=outt), repeats))  # fmt: skip
     if eligible:
@@ -86,13 +82,7 @@ def floor_seconds(shape: Shape, repeats: int) -> float:
 
 
 def median_call(fn: Callable[[], object], samples: int) -> float:
-    fn()
-    times = []
-    for _ in range(samples):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(call_times(fn, samples))
 
 
 def main() -> int:
@@ -111,11 +101,15 @@ def main() -> int:
         shapes = conv_shapes(graph, batch)
         floor = sum(floor_seconds(s, args.repeats) * count for s, count in shapes.items())
         runs = engines(path, graph, 1)
-        ours, ort, ref = (median_call(lambda f=runs[e]: f(feeds), args.samples if e != "refeval"
-                                      else 3) for e in ("ours", "ort", "refeval"))  # fmt: skip
+        ours, ort, ref = (
+            median_call(lambda f=runs[e], x=feeds: f(x), 3 if e == "refeval" else args.samples)
+            for e in ("ours", "ort", "refeval")
+        )
         convs = sum(shapes.values())
-        log.info("%s b%d: %d dense convs, GEMM floor %.1f ms | ours %.1f | ORT %.1f | RefEval "
-                 "%.1f ms", name, batch, convs, floor * 1e3, ours * 1e3, ort * 1e3, ref * 1e3)  # fmt: skip
+        log.info(
+            "%s b%d: %d dense convs, GEMM floor %.1f ms | ours %.1f | ORT %.1f | RefEval %.1f ms",
+            name, batch, convs, floor * 1e3, ours * 1e3, ort * 1e3, ref * 1e3,
+        )  # fmt: skip
         rows.append((name, batch, convs, floor, ours, ort, ref))
     del limiter
     stamp = datetime.date.today().isoformat()

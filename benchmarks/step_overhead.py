@@ -2,8 +2,9 @@
 
 Run: `python benchmarks/step_overhead.py [--chain 10000] [--model resnet200] [--batch 1]`.
 
-Each registered kernel is wrapped (before compiling) so that a first run records its results and
-later runs replay them in the same order: a replayed run costs only the interpreter's own work
+Each registered kernel (with its first-output and in-place forms) is wrapped before compiling, one
+step per node (no fused steps), so that a first run records its results and later runs replay
+them in the same order: a replayed run costs only the interpreter's own work
 (gathering arguments, output checks, freeing, bookkeeping). Reported per non-const node, as
 the best of `--repeats` runs (the machine is shared; the minimum is the least disturbed). The real
 run time is shown alongside. Nothing is recorded to `results/`.
@@ -13,15 +14,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
+from benchinfo import call_times  # noqa: E402
 
 from backends.numpy import compile  # noqa: E402
 from compiler.graph import Graph  # noqa: E402
@@ -66,22 +68,20 @@ def chain(length: int, shape: tuple[int, ...] = (8,)) -> Graph:
 
 
 def best(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(call_times(fn, repeats, warm=False))
 
 
 def measure(label: str, graph: Graph, feeds: dict[str, np.ndarray], repeats: int) -> None:
     ops = [op for op in all_ops() if op.kernel is not None]
-    saved = {op.name: op.kernel for op in ops}
+    variants = ("kernel", "kernel_first", "kernel_inplace")
+    saved = {(op.name, v): getattr(op, v) for op in ops for v in variants}
     replay = Replay()
     try:
         for op in ops:
-            op.kernel = replay.wrap(saved[op.name])
-        program = compile(graph)
+            for v in variants:
+                if saved[op.name, v] is not None:
+                    setattr(op, v, replay.wrap(saved[op.name, v]))
+        program = compile(graph, fuse=False)  # one step per node: the per-node overhead
         replay.tape.clear()
         program(feeds)  # record
         steps = len(replay.tape)
@@ -93,12 +93,13 @@ def measure(label: str, graph: Graph, feeds: dict[str, np.ndarray], repeats: int
         overhead = best(replayed, repeats)
     finally:
         for op in ops:
-            op.kernel = saved[op.name]
+            for v in variants:
+                setattr(op, v, saved[op.name, v])
     real_program = compile(graph)
     real = best(lambda: real_program(feeds), max(3, repeats // 4))
     ops_run = sum(1 for node in graph.nodes if node.op != "const")
     print(f"{label}: {len(graph)} nodes ({ops_run} not const), {steps} kernel calls per run; "
-          f"run {real * 1e3:.2f} ms, interpreter overhead {overhead * 1e3:.2f} ms "
+          f"run (fused) {real * 1e3:.2f} ms, interpreter overhead {overhead * 1e3:.2f} ms "
           f"= {overhead / ops_run * 1e6:.2f} µs per non-const node")  # fmt: skip
 
 

@@ -4,11 +4,16 @@ else escaped), `BUG:no-location` (a node error without a location) or `timeout`.
 
 ONNX cases: `compiler.load` -> `verify` -> (graphs up to `OPTIMIZE_MAX_NODES`) `optimize(default,
 verify_each=True)` -> `to_onnx` -> print/parse/verify of the result. Text cases: `parse_graph` ->
-`verify` -> (small graphs) `optimize` -> print/parse.
+`verify` -> (small graphs) `optimize` -> print/parse. Then (graphs up to `REFERENCE_MAX_NODES` with
+small inputs) the optimized graph runs on the NumPy reference backend twice, as a differential
+test of its execution machinery: a plain run (fused conv chains, in-place kernels on donated
+buffers) and a run capturing every value (one step per node, nothing overwritten) must give the
+same bits, else `BUG:reference-mismatch`.
 """
 
 from __future__ import annotations
 
+import math
 import signal
 import traceback
 from collections.abc import Callable, Iterator
@@ -27,6 +32,10 @@ from tests.fuzz.mutators import mutate
 from tests.fuzz.text_mutators import mutate_text
 
 OPTIMIZE_MAX_NODES = 2000
+REFERENCE_MAX_NODES = 400
+REFERENCE_MAX_ELEMENTS = 1 << 18  # inputs of at most this many elements in all
+REFERENCE_MAX_WEIGHTS = 16 << 20  # and constants of at most this many bytes (run time bound)
+REFERENCE_BUDGET = 1 << 28  # bytes one node's outputs may take in those runs
 TEXT_ROUNDTRIP_MAX_NODES = 600
 CASE_SECONDS = 10
 
@@ -126,6 +135,66 @@ def _after(graph: Graph, export: bool) -> None:
     if len(graph) <= TEXT_ROUNDTRIP_MAX_NODES:
         text, resources = print_graph_with_resources(graph)
         verify(parse_graph(text, resources=resources))
+    weights = sum(n.attrs["value"].nbytes for n in graph.nodes if n.op == "const")
+    if len(graph) <= REFERENCE_MAX_NODES and weights <= REFERENCE_MAX_WEIGHTS:
+        _reference_runs(graph)
+
+
+class ReferenceMismatch(AssertionError):
+    """The plain and the capturing reference runs disagree (a bug in the interpreter)."""
+
+
+def _reference_runs(graph: Graph) -> None:
+    from backends.numpy import compile as compile_graph
+
+    inputs = _random_inputs(graph)
+    if inputs is None:
+        return
+    program = compile_graph(graph, memory_budget=REFERENCE_BUDGET)
+    plain = program(inputs).values
+    observed = program(inputs, capture=True).values
+    for i, (a, b) in enumerate(zip(plain, observed, strict=True)):
+        a, b = np.asarray(a), np.asarray(b)
+        same = (
+            a.shape == b.shape
+            and a.dtype == b.dtype
+            and (np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+        )
+        if not same:
+            raise ReferenceMismatch(f"output {i}: the plain and the capturing runs differ")
+
+
+def _random_inputs(graph: Graph) -> list[np.ndarray] | None:
+    """Seeded inputs in graph-input order for the declared types (symbols bound to 2, unknown
+    dims to 1); None when a type has no numpy form or the inputs would be large."""
+    from backends.numpy.checks import numpy_dtype
+
+    rng = np.random.default_rng(0)
+    symbols: dict[str, int] = {}
+    inputs: list[np.ndarray] = []
+    total = 0
+    for value in graph.inputs:
+        if value.type.shape is None:
+            return None
+        shape = tuple(d if isinstance(d, int) else symbols.setdefault(d, 2) if d else 1
+                      for d in value.type.shape)  # fmt: skip
+        total += math.prod(shape)  # Python ints: a fuzzed dim may be near 2**63
+        if total > REFERENCE_MAX_ELEMENTS:
+            return None
+        try:
+            dtype = numpy_dtype(value.type.dtype)
+        except (CompilerError, KeyError, TypeError, ValueError):
+            return None
+        if dtype.kind == "f":
+            array = rng.standard_normal(shape).astype(dtype)
+        elif dtype.kind in "iu":
+            array = rng.integers(0, 3, shape).astype(dtype)
+        elif dtype.kind == "b":
+            array = rng.integers(0, 2, shape).astype(bool)
+        else:
+            return None
+        inputs.append(array)
+    return inputs
 
 
 def _guarded(fn: Callable[[], None]) -> Result:
@@ -137,6 +206,8 @@ def _guarded(fn: Callable[[], None]) -> Result:
         return Result(f"CompilerError:{type(exc).__name__}")
     except CaseTimeout:
         raise
+    except ReferenceMismatch as exc:
+        return Result("BUG:reference-mismatch", str(exc))
     except BaseException as exc:  # noqa: BLE001  everything else is a bug (KeyboardInterrupt aside)
         if isinstance(exc, KeyboardInterrupt):
             raise
