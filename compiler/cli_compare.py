@@ -171,10 +171,15 @@ def format_table(rows: Sequence[OutputComparison]) -> str:
 def add_parser(sub: Any) -> None:
     """Register the `compare` subcommand."""
     p = sub.add_parser("compare", help="compare a model with its optimized form on backends")
-    p.add_argument("model", type=Path)
-    p.add_argument("--pipeline", default="default", help="pipeline string (default: %(default)s)")
+    _model_arguments(p)
     p.add_argument("--backends", default="numpy", help="comma-separated: "
                    f"{', '.join(BACKENDS)} (default: %(default)s)")  # fmt: skip
+
+
+def _model_arguments(p: argparse.ArgumentParser) -> None:
+    """What `compare` and `bisect` share: the model, the pipeline, the inputs and the output."""
+    p.add_argument("model", type=Path)
+    p.add_argument("--pipeline", default="default", help="pipeline string (default: %(default)s)")
     p.add_argument("--inputs", type=Path, metavar="FILE.npz", help="inputs by graph input name")
     p.add_argument("--seed", type=int, default=0, help="seed of random inputs (default 0)")
     p.add_argument("--tolerance-factor", type=float, default=1.0,
@@ -212,13 +217,7 @@ def run(args: argparse.Namespace) -> int:
 def add_bisect_parser(sub: Any) -> None:
     """Register the `bisect` subcommand."""
     p = sub.add_parser("bisect", help="find the first pass and rewrite that change the results")
-    p.add_argument("model", type=Path)
-    p.add_argument("--pipeline", default="default", help="pipeline string (default: %(default)s)")
-    p.add_argument("--inputs", type=Path, metavar="FILE.npz", help="inputs by graph input name")
-    p.add_argument("--seed", type=int, default=0, help="seed of random inputs (default 0)")
-    p.add_argument("--tolerance-factor", type=float, default=1.0,
-                   help="multiply the derived tolerances (default 1)")  # fmt: skip
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    _model_arguments(p)
 
 
 def run_bisect(args: argparse.Namespace) -> int:
