@@ -22,7 +22,7 @@ A failure inside a fused step is reported for the node whose kernel failed, with
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -56,20 +56,31 @@ class _Link:
 def plan_fusions(
     steps: Sequence[Step], graph_outputs: set[Value], slots: dict[Value, int]
 ) -> list[Step]:
-    """The steps with each fusable chain replaced by one fused step (others unchanged)."""
+    """The steps with each fusable chain replaced by one fused step, at the place of the chain's
+    last node: a follower's other operand may be computed after the conv, and everything a link
+    reads exists by the time the last link runs. The other steps are copies, so the caller can
+    plan their frees and donors anew for this order without touching the unfused steps."""
     by_node = {step.node: step for step in steps}
-    absorbed: set[Node] = set()
+    chains: dict[Node, tuple[Step, list[_Link]]] = {}  # last node -> (conv step, links)
+    for step in steps:
+        if step.node.op == "conv":
+            links = _chain(step.node, graph_outputs)
+            if links:
+                chains[links[-1].node] = (step, links)
+    absorbed = {link.node for head, links in chains.values() for link in (_as_link(head), *links)}
     fused: list[Step] = []
     for step in steps:
-        if step.node in absorbed:
-            continue
-        links = _chain(step.node, graph_outputs) if step.node.op == "conv" else []
-        if not links:
-            fused.append(step)
-            continue
-        absorbed.update(link.node for link in links)
-        fused.append(_fused_step(step, links, [by_node[link.node] for link in links], slots))
+        chain = chains.get(step.node)
+        if chain is not None:
+            head, links = chain
+            fused.append(_fused_step(head, links, [by_node[link.node] for link in links], slots))
+        elif step.node not in absorbed:
+            fused.append(replace(step, frees=(), inplace=None, donor=-1))
     return fused
+
+
+def _as_link(step: Step) -> _Link:
+    return _Link(step.node, 0, ())
 
 
 def _chain(conv: Node, graph_outputs: set[Value]) -> list[_Link]:
@@ -111,12 +122,11 @@ def _fused_step(head: Step, links: list[_Link], steps: list[Step], slots: dict[V
         inputs.extend(others)
         counts.append(len(others))
     last = steps[-1]
-    frees = sorted({s for st in (head, *steps) for s in st.frees} - inner)
     run = _runner(head.node, [link.node for link in links], [link.position for link in links],
                   counts)  # fmt: skip
     nodes = (head.node, *(link.node for link in links))
-    return Step(last.node, run, tuple(inputs), last.outputs, last.expected, tuple(frees),
-                fused=nodes)  # fmt: skip
+    assert not inner & set(inputs), "a chain value is read outside its chain"
+    return Step(last.node, run, tuple(inputs), last.outputs, last.expected, fused=nodes)
 
 
 def _runner(

@@ -128,10 +128,13 @@ class Program:
         keep = set(self.output_slots) | set(self.constants)
         read = plan_frees(self.steps, keep)
         plan_donors(self.steps, keep | set(self._input_slots))
-        # runs without capture execute conv chains as fused steps (bit-identical, see fusion.py)
-        self.fused_steps = (
-            plan_fusions(self.steps, set(graph.outputs), self.slots) if fuse else self.steps
-        )
+        # runs without capture execute conv chains as fused steps (bit-identical, see fusion.py);
+        # a fused step runs where its chain ends, so frees and donors are planned for that order
+        self.fused_steps = self.steps
+        if fuse:
+            self.fused_steps = plan_fusions(self.steps, set(graph.outputs), self.slots)
+            plan_frees(self.fused_steps, keep)
+            plan_donors(self.fused_steps, keep | set(self._input_slots))
         self.unused_inputs = set(self._input_slots) - read - set(self.output_slots)
         self._modes: dict[bool, _Mode] = {}
         self._plans: dict[tuple[bool, bool, tuple[tuple[str, int], ...]], list[ExecStep]] = {}

@@ -98,3 +98,42 @@ def test_real_models_give_the_same_bits_fused_and_unfused(
     name = graph.inputs[0].name
     for a, b in zip(fused({name: x}).values, plain({name: x}).values, strict=True):
         assert np.array_equal(a, b)
+
+
+def late_operand_block() -> Graph:
+    """a = neg(x); conv(a) -> bn -> add(., z) -> relu, where z = relu(a) comes after the conv in
+    node order: the fused step must run after z, keep `a` alive for the conv, and the relu that
+    reads `a` must not overwrite it in place."""
+    rng = np.random.default_rng(4)
+    graph = Graph()
+    x = graph.add_input("x", TensorType(F32, (1, 4, 6, 6)))
+    b = graph.builder()
+    a = b.neg(x)
+    w = b.const(rng.standard_normal((4, 4, 3, 3)).astype(np.float32))
+    y = b.node("conv", a, w, pads=(1, 1, 1, 1)).outputs[0]
+    vectors = [b.const(rng.uniform(0.5, 1.5, 4).astype(np.float32)) for _ in range(4)]
+    bn = b.node("batch_normalization", y, *vectors).outputs[0]
+    z = b.relu(a)
+    graph.outputs = [b.relu(b.add(bn, z))]
+    return graph
+
+
+def test_a_chain_whose_operand_is_computed_after_the_conv() -> None:
+    graph = late_operand_block()
+    fused, plain = compile(graph), compile(graph, fuse=False)
+    assert fused_nodes(fused) == [["conv", "batch_normalization", "add", "relu"]]
+    x = np.random.default_rng(5).standard_normal((1, 4, 6, 6)).astype(np.float32)
+    assert np.array_equal(fused({"x": x}).values[0], plain({"x": x}).values[0])
+
+
+def test_fused_planning_leaves_the_unfused_steps_alone() -> None:
+    graph = late_operand_block()
+    fused, plain = compile(graph), compile(graph, fuse=False)
+    assert [s.frees for s in fused.steps] == [s.frees for s in plain.steps]
+    assert [s.donor for s in fused.steps] == [s.donor for s in plain.steps]
+    assert all(step.donor < 0 for step in fused.fused_steps if step.fused)
+    # in the unfused order relu(a) is a's last use and may overwrite it; fused, the conv reads `a`
+    # later, so that relu must not
+    relu_a = [s for s in fused.fused_steps if s.node.op == "relu" and not s.fused]
+    assert relu_a and relu_a[0].donor < 0
+    assert [s.donor >= 0 for s in plain.steps if s.node.op == "relu"][0]
