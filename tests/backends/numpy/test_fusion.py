@@ -96,8 +96,10 @@ def test_real_models_give_the_same_bits_fused_and_unfused(
     assert fused_nodes(fused), "expected fused conv chains"
     x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
     name = graph.inputs[0].name
-    for a, b in zip(fused({name: x}).values, plain({name: x}).values, strict=True):
-        assert np.array_equal(a, b)
+    for wide in (False, True):
+        runs = fused({name: x}, float64=wide).values, plain({name: x}, float64=wide).values
+        for a, b in zip(*runs, strict=True):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
 
 
 def late_operand_block() -> Graph:
