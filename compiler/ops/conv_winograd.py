@@ -141,6 +141,10 @@ class WinogradWeights:
     def dtype(self) -> np.dtype:
         return self.u.dtype
 
+    @property
+    def nbytes(self) -> int:
+        return int(self.u.nbytes)
+
 
 def _float_dtype(dtype: np.dtype | type) -> np.dtype:
     dt = np.dtype(dtype)

@@ -195,3 +195,28 @@ def test_dropout_output_only_form_matches_the_full_kernel() -> None:
         full = opdef.kernel(inputs, attrs)[0]
         first = opdef.kernel_first(inputs, attrs)[0]
         assert np.array_equal(first, full)
+
+
+def test_derived_keeps_within_its_byte_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    import compiler.ops.derived as cache
+
+    monkeypatch.setattr(cache, "BUDGET", 1000)
+    arrays = []
+    for _ in range(3):
+        a = np.zeros(50)  # 400-byte results
+        a.flags.writeable = False
+        arrays.append(a)
+    slots = [((id(a),), "copy") for a in arrays]
+    for a in arrays:
+        cache.derived((a,), "copy", lambda x: x.copy())
+    assert slots[0] not in cache._CACHE  # least recently used, evicted for the third
+    assert slots[1] in cache._CACHE and slots[2] in cache._CACHE
+    big = np.zeros(200)
+    big.flags.writeable = False
+    cache.derived((big,), "copy", lambda x: x.copy())  # 1600 bytes: never kept
+    assert ((id(big),), "copy") not in cache._CACHE
+    held = cache._held[0]
+    del a
+    arrays.pop()
+    gc.collect()
+    assert slots[2] not in cache._CACHE and cache._held[0] == held - 400
