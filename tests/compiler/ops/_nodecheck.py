@@ -33,10 +33,8 @@ def rand(*shape: int, dtype: Any = np.float32, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
-def one_node(
-    op: str, inputs: Sequence[Input], attrs: Mapping[str, Any] | None = None, num_outputs: int = 1
-) -> tuple[Graph, Node]:
-    """A verified graph holding one `op` node fed by graph inputs and constants."""
+def _graph_of(inputs: Sequence[Input]) -> tuple[Graph, list[Value | None]]:
+    """A graph whose inputs and constants stand for `inputs` (None stays an absent input)."""
     graph = Graph()
     b = graph.builder()
     values: list[Value | None] = []
@@ -45,10 +43,18 @@ def one_node(
             values.append(None)
         elif isinstance(x, Const):
             values.append(b.const(np.asarray(x.value), f"c{i}"))
-        elif isinstance(x, TensorType):
-            values.append(graph.add_input(f"x{i}", x))
         else:
-            values.append(graph.add_input(f"x{i}", tensor_type_of(np.asarray(x))))
+            t = x if isinstance(x, TensorType) else tensor_type_of(np.asarray(x))
+            values.append(graph.add_input(f"x{i}", t))
+    return graph, values
+
+
+def one_node(
+    op: str, inputs: Sequence[Input], attrs: Mapping[str, Any] | None = None, num_outputs: int = 1
+) -> tuple[Graph, Node]:
+    """A verified graph holding one `op` node fed by graph inputs and constants."""
+    graph, values = _graph_of(inputs)
+    b = graph.builder()
     # create_node, not b.node: Split's `num_outputs` attribute clashes with the builder keyword
     node = b.insert(graph.create_node(op, values, dict(attrs or {}), num_outputs=num_outputs))
     graph.outputs = list(node.outputs)
@@ -66,17 +72,7 @@ def infer(op: str, inputs: Sequence[Input], attrs: Mapping[str, Any] | None = No
 def infer_raw(op: str, inputs: Sequence[Input], attrs: Mapping[str, Any] | None = None,
               num_outputs: int = 1) -> list[TensorType]:  # fmt: skip
     """Inferred output types where dims may be `None` (data-dependent), without building a node."""
-    graph = Graph()
-    b = graph.builder()
-    values: list[Value | None] = []
-    for i, x in enumerate(inputs):
-        if x is None:
-            values.append(None)
-        elif isinstance(x, Const):
-            values.append(b.const(np.asarray(x.value), f"c{i}"))
-        else:
-            t = x if isinstance(x, TensorType) else tensor_type_of(np.asarray(x))
-            values.append(graph.add_input(f"x{i}", t))
+    graph, values = _graph_of(inputs)
     opdef = get_op(op)
     ctx = InferContext(op, {}, values, num_outputs)
     canon = canonical_attrs(opdef, dict(attrs or {}), ctx)
