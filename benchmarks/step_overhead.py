@@ -2,12 +2,11 @@
 
 Run: `python benchmarks/step_overhead.py [--chain 10000] [--model resnet200] [--batch 1]`.
 
-Each registered kernel (with its first-output and in-place forms) is wrapped before compiling, one
-step per node (no fused steps), so that a first run records its results and later runs replay
-them in the same order: a replayed run costs only the interpreter's own work
-(gathering arguments, output checks, freeing, bookkeeping). Reported per non-const node, as
-the best of `--repeats` runs (the machine is shared; the minimum is the least disturbed). The real
-run time is shown alongside. Nothing is recorded to `results/`.
+Each registered kernel (with its first-output and in-place forms) is wrapped before compiling, so
+that a first run records its results and later runs replay them in the same order: a replayed run
+costs only the interpreter's own work (gathering arguments, output checks, freeing, bookkeeping).
+Reported per non-const node, as the best of `--repeats` runs (the machine is shared; the minimum
+is the least disturbed). The real run time is shown alongside. Nothing is recorded to `results/`.
 """
 
 from __future__ import annotations
@@ -81,7 +80,7 @@ def measure(label: str, graph: Graph, feeds: dict[str, np.ndarray], repeats: int
             for v in variants:
                 if saved[op.name, v] is not None:
                     setattr(op, v, replay.wrap(saved[op.name, v]))
-        program = compile(graph, fuse=False)  # one step per node: the per-node overhead
+        program = compile(graph)
         replay.tape.clear()
         program(feeds)  # record
         steps = len(replay.tape)
@@ -99,7 +98,7 @@ def measure(label: str, graph: Graph, feeds: dict[str, np.ndarray], repeats: int
     real = best(lambda: real_program(feeds), max(3, repeats // 4))
     ops_run = sum(1 for node in graph.nodes if node.op != "const")
     print(f"{label}: {len(graph)} nodes ({ops_run} not const), {steps} kernel calls per run; "
-          f"run (fused) {real * 1e3:.2f} ms, interpreter overhead {overhead * 1e3:.2f} ms "
+          f"run {real * 1e3:.2f} ms, interpreter overhead {overhead * 1e3:.2f} ms "
           f"= {overhead / ops_run * 1e6:.2f} µs per non-const node")  # fmt: skip
 
 

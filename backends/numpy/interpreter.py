@@ -34,7 +34,6 @@ from backends.numpy.checks import (
     numpy_dtype,
     widen,
 )
-from backends.numpy.fusion import StageFailure, plan_fusions
 from backends.numpy.memory import LiveSet, MemoryStats, root_of
 from backends.numpy.plan import (
     Constant,
@@ -88,23 +87,19 @@ class Program:
     """A graph compiled for the interpreter; call it like `run` without the graph.
 
     `const` nodes are resolved here into `constants` (slot -> array); `steps` are the nodes a run
-    executes, one each; `fused_steps` the same with conv chains fused (runs without capture).
+    executes.
 
     Args:
         graph: The graph; it is snapshotted (recompile after mutating it).
         memory_budget: Most bytes one node's outputs may take (estimated from the stored types
             before the kernel runs; see `budget.py`); None for half the physical memory.
-        fuse: Run conv -> batch norm -> add -> activation chains as fused steps when nothing is
-            captured (`fusion.py`: same bits, less traffic); False keeps one step per node.
 
     Raises:
         BackendError: an op without a kernel (naming every such op), or a constant whose array
             does not match its stored type (naming the node).
     """
 
-    def __init__(
-        self, graph: Graph, *, memory_budget: int | None = None, fuse: bool = True
-    ) -> None:
+    def __init__(self, graph: Graph, *, memory_budget: int | None = None) -> None:
         tune_allocator()
         self.graph = graph
         self.memory_budget = default_budget() if memory_budget is None else memory_budget
@@ -128,16 +123,9 @@ class Program:
         keep = set(self.output_slots) | set(self.constants)
         read = plan_frees(self.steps, keep)
         plan_donors(self.steps, keep | set(self._input_slots))
-        # runs without capture execute conv chains as fused steps (bit-identical, see fusion.py);
-        # a fused step runs where its chain ends, so frees and donors are planned for that order
-        self.fused_steps = self.steps
-        if fuse:
-            self.fused_steps = plan_fusions(self.steps, set(graph.outputs), self.slots)
-            plan_frees(self.fused_steps, keep)
-            plan_donors(self.fused_steps, keep | set(self._input_slots))
         self.unused_inputs = set(self._input_slots) - read - set(self.output_slots)
         self._modes: dict[bool, _Mode] = {}
-        self._plans: dict[tuple[bool, bool, tuple[tuple[str, int], ...]], list[ExecStep]] = {}
+        self._plans: dict[tuple[bool, tuple[tuple[str, int], ...]], list[ExecStep]] = {}
 
     def _slot(self, value: Value) -> int:
         slot = self.slots.get(value)
@@ -181,7 +169,7 @@ class Program:
         mode = self._mode(float64)
         env = mode.env.copy()
         symbols = self._load_inputs(env, inputs, float64)
-        plan = self._plan(float64, symbols, fused=capture is False)
+        plan = self._plan(float64, symbols)
         watch = None
         captured: dict[str, np.ndarray] = {}
         live = None
@@ -204,14 +192,14 @@ class Program:
             mode = self._modes[float64] = _Mode(env, {id(root_of(a)) for a in roots})
         return mode
 
-    def _plan(self, float64: bool, symbols: dict[str, int], fused: bool) -> list[ExecStep]:
+    def _plan(self, float64: bool, symbols: dict[str, int]) -> list[ExecStep]:
         """The steps with their output shapes resolved for this binding (cached, a few kept)."""
-        key = (float64, fused, tuple(symbols.items()))
+        key = (float64, tuple(symbols.items()))
         plan = self._plans.get(key)
         if plan is None:
             if len(self._plans) >= _PLANS_KEPT:
                 del self._plans[next(iter(self._plans))]
-            plan = exec_steps(self.fused_steps if fused else self.steps, float64, symbols)
+            plan = exec_steps(self.steps, float64, symbols)
             if self.memory_budget is not None:
                 check_budget(plan, self.memory_budget, self.names)
             self._plans[key] = plan
@@ -301,9 +289,6 @@ class Program:
                     kernel = inplace
             try:
                 results = kernel(args, attrs)
-            except StageFailure as failure:  # inside a fused step: the node that failed
-                raise kernel_error(self.graph, failure.node, self.names, failure.inputs,
-                                   failure.error) from failure.error  # fmt: skip
             except Exception as exc:  # noqa: BLE001  any kernel failure is reported with the node
                 raise kernel_error(self.graph, node, self.names, args, exc) from exc
             if len(results) < count:
@@ -366,14 +351,9 @@ def _value_names(graph: Graph) -> dict[Value, str]:
     return {value: namer.name(value) for value in namer.values}
 
 
-def compile(  # noqa: A001
-    graph: Graph, *, memory_budget: int | None = None, fuse: bool = True
-) -> Program:
-    """Compile a graph for repeated runs: `compile(graph)(inputs)` equals `run(graph, inputs)`.
-
-    `fuse=False` runs every node as its own step even without capture (for comparisons; results
-    are the same bits either way)."""
-    return Program(graph, memory_budget=memory_budget, fuse=fuse)
+def compile(graph: Graph, *, memory_budget: int | None = None) -> Program:  # noqa: A001
+    """Compile a graph for repeated runs: `compile(graph)(inputs)` equals `run(graph, inputs)`."""
+    return Program(graph, memory_budget=memory_budget)
 
 
 def run(

@@ -52,7 +52,6 @@ class Step:
     frees: tuple[int, ...] = ()
     inplace: Kernel | None = None  # the op's in-place kernel, when it has one
     donor: int = -1  # slot of input 0 when it may be handed to `inplace` (see `plan_donors`)
-    fused: tuple[Node, ...] = ()  # a fused step's nodes (`node` is the last), see `fusion.py`
 
 
 class OutputCheck(NamedTuple):
@@ -112,8 +111,6 @@ def kernel_of(node: Node) -> Kernel:
 def plan_donors(steps: Sequence[Step], keep: set[int]) -> None:
     """Mark the steps that may overwrite input 0 (it dies there and is not in `keep`)."""
     for step in steps:
-        if step.fused:  # a fused step's kernel is its own runner, not its last node's
-            continue
         inplace = get_op(step.node.op).kernel_inplace
         first = step.inputs[0] if step.inputs else None
         if inplace is None or first is None or first in keep or first not in step.frees:

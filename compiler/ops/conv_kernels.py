@@ -45,16 +45,11 @@ _STACK_BUDGET = 512 * 1024
 def conv(
     x: np.ndarray, w: np.ndarray, b: np.ndarray | None, strides: Sequence[int],
     dilations: Sequence[int], pads: Sequence[int], group: int, out: Sequence[int],
-    crop: bool = True,
 ) -> np.ndarray:  # fmt: skip
-    """N-D grouped convolution of `x` (already in the accumulation dtype) with explicit pads.
-
-    With `crop=False` the result may be a non-contiguous view of a fresh buffer (the shifted-GEMM
-    kernel computes on the padded width): a caller that copies it anyway (a fused batch norm or
-    activation) then does the crop in that copy."""
+    """N-D grouped convolution of `x` (already in the accumulation dtype) with explicit pads."""
     n, c, m = x.shape[0], x.shape[1], w.shape[0]
     if group == 1:
-        y = _dense(x, w, strides, dilations, pads, out, crop)
+        y = _dense(x, w, strides, dilations, pads, out)
     elif group == c == m and x.ndim == 4:
         w3 = derived((w,), "C,kh,kw", lambda w4: np.ascontiguousarray(w4[:, 0]))
         y = _depthwise(x, w3, strides, dilations, pads, out)
@@ -72,7 +67,7 @@ def conv(
 
 def _dense(
     x: np.ndarray, w: np.ndarray, strides: Sequence[int], dilations: Sequence[int],
-    pads: Sequence[int], out: Sequence[int], crop: bool = True,
+    pads: Sequence[int], out: Sequence[int],
 ) -> np.ndarray:  # fmt: skip
     ks = w.shape[2:]
     if all(k == 1 for k in ks) and all(s == 1 for s in strides) and not any(pads):
@@ -82,7 +77,7 @@ def _dense(
     if _use_winograd(x, w, strides, dilations, out):
         return winograd_conv3x3(x, w, pads, out)
     if _use_shifted(x, out):
-        return _shifted(x, w, strides, dilations, pads, out, crop)
+        return _shifted(x, w, strides, dilations, pads, out)
     return _im2col(x, w, strides, dilations, pads, out)
 
 
@@ -167,12 +162,10 @@ def _release(phases: _Phases) -> int:
     return phases.width
 
 
-def _crop(flat: np.ndarray, out: Sequence[int], width: int, copy: bool = True) -> np.ndarray:
-    """The real output columns of a `[N, M, Ho*Wq]` result (computed on the phase width): a
-    contiguous copy, or with `copy=False` the view itself."""
+def _crop(flat: np.ndarray, out: Sequence[int], width: int) -> np.ndarray:
+    """The real output columns of a `[N, M, Ho*Wq]` result (computed on the phase width)."""
     grid = flat.reshape(flat.shape[0], flat.shape[1], out[0], width)
-    view = grid[:, :, :, : out[1]]
-    return np.ascontiguousarray(view) if copy else view
+    return np.ascontiguousarray(grid[:, :, :, : out[1]])
 
 
 def _phase_span(phase: int, stride: int, pad: int, size: int) -> tuple[slice, slice]:
@@ -185,7 +178,7 @@ def _phase_span(phase: int, stride: int, pad: int, size: int) -> tuple[slice, sl
 
 def _shifted(
     x: np.ndarray, w: np.ndarray, strides: Sequence[int], dilations: Sequence[int],
-    pads: Sequence[int], out: Sequence[int], crop: bool = True,
+    pads: Sequence[int], out: Sequence[int],
 ) -> np.ndarray:  # fmt: skip
     n, m, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
     phases = _Phases(x, (kh, kw), strides, dilations, pads, out)
@@ -195,7 +188,7 @@ def _shifted(
         # small maps: every offset's product in one batched matmul, summed in one reduction
         # (per-call overhead, not FLOPs, dominates here: 50 us vs 62 us for 32 channels at 16x16)
         np.matmul(wt, phases.stacked(kh, kw), out=None).sum(axis=(1, 2), out=acc)
-        return _crop(acc, out, _release(phases), crop)
+        return _crop(acc, out, _release(phases))
     # images in chunks keep the product buffer small (about _TMP_BUDGET) next to the activations
     chunk = max(1, _TMP_BUDGET // (acc[0].nbytes or 1))
     tmp = np.empty((min(chunk, n), m, phases.length), x.dtype)
@@ -209,7 +202,7 @@ def _shifted(
                 np.matmul(wt[i, j], operand, out=tmp[: operand.shape[0]])
                 acc[part] += tmp[: operand.shape[0]]
     del operand, tmp  # views of the phases: drop them so the phases can be released
-    return _crop(acc, out, _release(phases), crop)
+    return _crop(acc, out, _release(phases))
 
 
 def _offset_major(w: np.ndarray) -> np.ndarray:

@@ -257,7 +257,16 @@ def _check_channels(ctx: InferContext, c: InferDim, wc: InferDim, m: InferDim, g
 
 @kernel("conv")
 def _conv_kernel(inputs: list[Any], attrs: dict[str, Any]) -> list[np.ndarray]:
-    return [conv_result(inputs, attrs, crop=True)]
+    x, w, b = inputs[0], inputs[1], inputs[2] if len(inputs) > 2 else None
+    strides, dil = attrs["strides"], attrs["dilations"]
+    pads, out = _conv_geometry(x.shape[2:], w.shape[2:], tuple(strides), tuple(dil),
+                               _tuple(attrs.get("pads")), attrs["auto_pad"])  # fmt: skip
+    acc = accum_dtype(x.dtype)
+    y = conv_kernels.conv(
+        x.astype(acc, copy=False), np.ascontiguousarray(w, dtype=acc),
+        None if b is None else b.astype(acc, copy=False), strides, dil, pads, attrs["group"], out,
+    )  # fmt: skip
+    return [apply_activation(y.astype(x.dtype, copy=False), attrs)]
 
 
 def _tuple(value: Sequence[int] | None) -> tuple[int, ...] | None:
@@ -273,22 +282,6 @@ def _conv_geometry(
     callers must not mutate the lists)."""
     explicit = resolve_pads(spatial, ks, strides, dil, pads, auto_pad)
     return explicit, [int(d) for d in conv_output_shape(spatial, ks, strides, dil, explicit)]
-
-
-def conv_result(inputs: list[Any], attrs: dict[str, Any], crop: bool) -> np.ndarray:
-    """The conv kernel's result; with `crop=False` possibly a non-contiguous view of a fresh
-    buffer (for a fused epilogue that copies it anyway, see `backends/numpy/fusion.py`)."""
-    x, w, b = inputs[0], inputs[1], inputs[2] if len(inputs) > 2 else None
-    strides, dil = attrs["strides"], attrs["dilations"]
-    pads, out = _conv_geometry(x.shape[2:], w.shape[2:], tuple(strides), tuple(dil),
-                               _tuple(attrs.get("pads")), attrs["auto_pad"])  # fmt: skip
-    acc = accum_dtype(x.dtype)
-    y = conv_kernels.conv(
-        x.astype(acc, copy=False), np.ascontiguousarray(w, dtype=acc),
-        None if b is None else b.astype(acc, copy=False), strides, dil, pads, attrs["group"], out,
-        crop,
-    )  # fmt: skip
-    return apply_activation(y.astype(x.dtype, copy=False), attrs)
 
 
 # -- ConvTranspose ---------------------------------------------------------------------------------

@@ -64,15 +64,15 @@ def _batch_normalization(ctx: InferContext) -> list[TensorType]:
 
 @kernel("batch_normalization")
 def _batch_normalization_kernel(inputs: list[Any], attrs: dict[str, Any]) -> list[np.ndarray]:
-    return [batch_norm(inputs, attrs, inplace=False)]
+    return [_batch_norm(inputs, attrs, inplace=False)]
 
 
 @kernel("batch_normalization", variant="inplace")
 def _batch_normalization_inplace(inputs: list[Any], attrs: dict[str, Any]) -> list[np.ndarray]:
-    return [batch_norm(inputs, attrs, inplace=True)]
+    return [_batch_norm(inputs, attrs, inplace=True)]
 
 
-def batch_norm(inputs: list[Any], attrs: dict[str, Any], inplace: bool) -> np.ndarray:
+def _batch_norm(inputs: list[Any], attrs: dict[str, Any], inplace: bool) -> np.ndarray:
     """(x - mean) * (scale / sqrt(var + eps)) + bias, per channel, in three in-place passes over
     one fresh buffer (or over x itself when `inplace` and x is in the accumulation dtype)."""
     x, scale, bias, mean, var = inputs

@@ -6,9 +6,9 @@ ONNX cases: `compiler.load` -> `verify` -> (graphs up to `OPTIMIZE_MAX_NODES`) `
 verify_each=True)` -> `to_onnx` -> print/parse/verify of the result. Text cases: `parse_graph` ->
 `verify` -> (small graphs) `optimize` -> print/parse. Then (graphs up to `REFERENCE_MAX_NODES` with
 small inputs) the optimized graph runs on the NumPy reference backend twice, as a differential
-test of its execution machinery: a plain run (fused conv chains, in-place kernels on donated
-buffers) and a run capturing every value (one step per node, nothing overwritten) must give the
-same bits, else `BUG:reference-mismatch`.
+test of its execution machinery: a plain run (in-place kernels on donated buffers) and a run
+capturing every value (so nothing is overwritten) must give the same bits, else
+`BUG:reference-mismatch`.
 """
 
 from __future__ import annotations
