@@ -33,8 +33,16 @@ def optimize(graph, pipeline="default", **hooks):  # type: ignore[no-untyped-def
     return _optimize(graph, pipeline, **hooks)
 
 
+def from_torch(module, example_args, dynamic_shapes=None, **kwargs):  # type: ignore[no-untyped-def]
+    """Export a PyTorch module with torch.export and lower it to a Graph (needs torch; see
+    `compiler.frontend.torch_import.from_torch`)."""
+    from compiler.frontend.torch_import import from_torch as _from_torch
+
+    return _from_torch(module, example_args, dynamic_shapes, **kwargs)
+
+
 __all__ = [
     "BackendError", "Builder", "CompilerError", "DType", "FrontendError", "Graph", "Node",
     "ParseError", "PassError", "TensorType", "UnsupportedOpError", "Use", "Value", "VerifyError",
-    "load", "optimize",
+    "from_torch", "load", "optimize",
 ]  # fmt: skip
