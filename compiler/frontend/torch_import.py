@@ -15,6 +15,7 @@ torch is imported only inside functions: the core works without it.
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any
 
@@ -63,13 +64,16 @@ def from_torch(
         program = program.run_decompositions(_decomposition_table(torch))
     except Exception as exc:  # noqa: BLE001  torch raises many types; report one clear error
         raise FrontendError(f"torch.export failed: {type(exc).__name__}: {exc}") from exc
-    return lower_exported(program, dynamic_shapes, name=name)
+    return lower_exported(program, module, dynamic_shapes, name=name)
 
 
-def lower_exported(program: Any, dynamic_shapes: Any = None, *, name: str = "main") -> Graph:
-    """Lower an already decomposed `torch.export.ExportedProgram` (core ATen) to a graph."""
+def lower_exported(
+    program: Any, module: Any = None, dynamic_shapes: Any = None, *, name: str = "main"
+) -> Graph:
+    """Lower an already decomposed `torch.export.ExportedProgram` (core ATen) to a graph;
+    `module` and `dynamic_shapes` (as exported) only name the symbolic dims."""
     _check_supported(program)
-    return _Lowerer(program, dynamic_shapes, name).run()
+    return _Lowerer(program, module, dynamic_shapes, name).run()
 
 
 def _import_torch() -> Any:
@@ -135,10 +139,10 @@ def _check_supported(program: Any) -> None:
 
 
 class _Lowerer(TorchValues):
-    def __init__(self, program: Any, dynamic_shapes: Any, name: str) -> None:
+    def __init__(self, program: Any, module: Any, dynamic_shapes: Any, name: str) -> None:
         super().__init__(Graph(name))
         self.program = program
-        self.dim_names = _dim_names(program, dynamic_shapes)
+        self.dim_names = _dim_names(program, module, dynamic_shapes)
 
     def run(self) -> Graph:
         sig = self.program.graph_signature
@@ -209,16 +213,19 @@ class _Lowerer(TorchValues):
         self.graph.outputs = [self.value(out) for out in outs]
 
 
-def _dim_names(program: Any, dynamic_shapes: Any) -> dict[str, str]:
+def _dim_names(program: Any, module: Any, dynamic_shapes: Any) -> dict[str, str]:
     """torch symbol (`s77`) -> the `Dim` name the user gave it (`batch`)."""
     if not dynamic_shapes:
         return {}
-    users = [n for n in program.graph.nodes if n.op == "placeholder"]
     specs = program.graph_signature.input_specs
-    inputs = [n for n, s in zip(users, specs, strict=False) if s.kind.name == "USER_INPUT"]
+    placeholders = [n for n in program.graph.nodes if n.op == "placeholder"]
+    inputs = [n for n, s in zip(placeholders, specs, strict=False) if s.kind.name == "USER_INPUT"]
+    per_tensor: list[Any] = []
+    _flatten_specs(_by_signature(module, dynamic_shapes), per_tensor)
+    if len(per_tensor) != len(inputs):
+        return {}  # an unusual structure: torch's own symbol names are kept
     names: dict[str, str] = {}
-    for i, node in enumerate(inputs):
-        spec = _spec_for(dynamic_shapes, i, node.name)
+    for node, spec in zip(inputs, per_tensor, strict=True):
         shape = getattr(node.meta.get("val"), "shape", ())
         items = spec.items() if isinstance(spec, dict) else enumerate(spec or ())
         for axis, dim in items:
@@ -228,10 +235,29 @@ def _dim_names(program: Any, dynamic_shapes: Any) -> dict[str, str]:
     return names
 
 
-def _spec_for(dynamic_shapes: Any, index: int, name: str) -> Any:
-    if isinstance(dynamic_shapes, dict):
-        return dynamic_shapes.get(name)
-    return dynamic_shapes[index] if index < len(dynamic_shapes) else None
+def _by_signature(module: Any, dynamic_shapes: Any) -> Any:
+    """A top-level dict of specs keyed by argument name, in `forward`'s parameter order."""
+    if not isinstance(dynamic_shapes, dict):
+        return dynamic_shapes
+    if not hasattr(module, "forward"):
+        return list(dynamic_shapes.values())
+    order = list(inspect.signature(module.forward).parameters)
+    return [dynamic_shapes.get(p) for p in order if p in dynamic_shapes]
+
+
+def _flatten_specs(spec: Any, out: list[Any]) -> None:
+    """One entry per tensor input: a `{axis: Dim}` dict, a per-axis tuple, or None."""
+    if spec is None or _is_tensor_spec(spec):
+        out.append(spec)
+        return
+    for item in spec.values() if isinstance(spec, dict) else spec:
+        _flatten_specs(item, out)
+
+
+def _is_tensor_spec(spec: Any) -> bool:
+    if isinstance(spec, dict):
+        return all(isinstance(k, int) for k in spec)
+    return all(item is None or isinstance(item, int) or hasattr(item, "__name__") for item in spec)
 
 
 def _is_symbol(dim: Any) -> bool:

@@ -28,6 +28,7 @@ _BINARY = {"add": "add", "sub": "sub", "mul": "mul", "div": "div", "pow": "pow",
 _COMPARE = {"eq": "equal", "lt": "less", "le": "less_or_equal", "gt": "greater",
             "ge": "greater_or_equal", "ne": "equal"}  # fmt: skip
 _LOGICAL = {"logical_and": "and", "logical_or": "or", "logical_xor": "xor"}
+_BITWISE = {"bitwise_and": "and", "bitwise_or": "or", "bitwise_xor": "xor"}
 _SYM = {"mul": "mul", "add": "add", "sub": "sub", "floordiv": "div"}
 
 
@@ -107,6 +108,15 @@ def _compare(cx: TorchValues, node: Any, args: tuple[Any, ...], kw: dict[str, An
 def _logical(cx: TorchValues, node: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> Value:
     a, b = (cx.cast(cx.value(arg), DType.BOOL) for arg in args[:2])
     return _ret(cx.emit(_LOGICAL[_base(node)], [a, b]))
+
+
+@lowering(*(f"{op}.Tensor" for op in _BITWISE), "bitwise_not.default")
+def _bitwise(cx: TorchValues, node: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> Value:
+    base = _base(node)
+    ins = [cx.value(a) for a in args[: 1 if base == "bitwise_not" else 2]]
+    if cx.out_dtype() == DType.BOOL:
+        return _ret(cx.emit("not" if base == "bitwise_not" else _BITWISE[base], ins))
+    return _ret(cx.emit(base, [cx.cast(v, cx.out_dtype()) for v in ins]))
 
 
 @lowering("where.self")
