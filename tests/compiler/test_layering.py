@@ -12,6 +12,7 @@ PACKAGES = ("compiler", "passes", "backends")
 DRIVER = {
     "compiler/cli.py", "compiler/cli_run.py", "compiler/driver.py", "compiler/demo.py",
     "compiler/__init__.py", "compiler/cli_optimize.py", "compiler/optimizer.py",
+    "compiler/cli_quantize.py", "compiler/quantize/driver.py",
     "compiler/passmanager/registry.py", "compiler/cli_compare.py", "compiler/bisect.py",
 }  # fmt: skip
 HEAVY = ("torch", "onnxruntime", "tensorrt", "tensorrt_rtx", "cuda", "cupy", "onnxscript")
