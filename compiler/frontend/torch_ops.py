@@ -269,3 +269,25 @@ def _additive_mask(cx: TorchValues, mask: Value, q: Value) -> Value:
         return cx.cast(mask, q.type.dtype)
     zero, minus_inf = cx.scalar(0.0, q.type.dtype), cx.scalar(-np.inf, q.type.dtype)
     return cx.emit("where", [mask, zero, minus_inf])  # type: ignore[no-any-return]
+
+
+@lowering("upsample_nearest2d.vec", "upsample_bilinear2d.vec", "upsample_nearest1d.vec",
+          "upsample_linear1d.vec", "upsample_nearest3d.vec", "upsample_trilinear3d.vec")  # fmt: skip
+def _upsample(cx: TorchValues, node: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> Value:
+    """Resize over the spatial axes; torch's coordinate rules are ONNX's `asymmetric` + `floor`
+    (nearest), `half_pixel` (linear) and `align_corners`."""
+    x = cx.value(args[0])
+    nearest = "nearest" in target_name(node.target)
+    size = _arg(args, kw, 1, "output_size", None)
+    align = False if nearest else bool(_arg(args, kw, 2, "align_corners", False))
+    factors = _arg(args, kw, 2 if nearest else 3, "scale_factors", None)
+    axes = tuple(range(2, len(x.type.shape or ())))
+    attrs: dict[str, Any] = {"axes": axes, "mode": "nearest" if nearest else "linear"}
+    if nearest:
+        attrs.update(coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    else:
+        attrs["coordinate_transformation_mode"] = "align_corners" if align else "half_pixel"
+    if size is not None:
+        return cx.emit("resize", [x, None, None, cx.ints(size)], **attrs)  # type: ignore[no-any-return]
+    scales = cx.const(np.array([float(f) for f in factors], dtype=np.float32))
+    return cx.emit("resize", [x, None, scales], **attrs)  # type: ignore[no-any-return]

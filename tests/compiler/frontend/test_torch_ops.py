@@ -100,6 +100,11 @@ CASES: dict[str, tuple[Callable[[], torch.nn.Module], tuple[torch.Tensor, ...]]]
         m.fc(m.emb(idx)), torch.bmm(x, x.transpose(1, 2)), x @ m.fc.weight.T, m.fc(x)),
         fc=torch.nn.Linear(8, 5, bias=False), emb=torch.nn.Embedding(10, 8)),
         (torch.tensor([[1, 4, 9], [0, 2, 2]]), _rand(2, 3, 8))),
+    "upsample": (lambda: Fn(lambda m, x: (
+        F.interpolate(x, scale_factor=2, mode="nearest"), F.interpolate(x, size=(5, 7)),
+        F.interpolate(x, size=(5, 7), mode="bilinear"), F.interpolate(x, size=(1, 3), mode="bilinear"),
+        F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True))),
+        (_rand(2, 2, 3, 4),)),
     "creation": (lambda: Fn(lambda m, x: (
         x + torch.arange(5), x * torch.ones_like(x), torch.zeros(2, 5) + torch.full((1, 5), 3.0),
         x.new_tensor(2.5) * x)), (_rand(2, 5),)),
