@@ -271,8 +271,10 @@ def _additive_mask(cx: TorchValues, mask: Value, q: Value) -> Value:
     return cx.emit("where", [mask, zero, minus_inf])  # type: ignore[no-any-return]
 
 
-@lowering("upsample_nearest2d.vec", "upsample_bilinear2d.vec", "upsample_nearest1d.vec",
-          "upsample_linear1d.vec", "upsample_nearest3d.vec", "upsample_trilinear3d.vec")  # fmt: skip
+_UPSAMPLE = ("nearest1d", "nearest2d", "nearest3d", "linear1d", "bilinear2d", "trilinear3d")
+
+
+@lowering(*(f"upsample_{kind}.vec" for kind in _UPSAMPLE))
 def _upsample(cx: TorchValues, node: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> Value:
     """Resize over the spatial axes; torch's coordinate rules are ONNX's `asymmetric` + `floor`
     (nearest), `half_pixel` (linear) and `align_corners`."""

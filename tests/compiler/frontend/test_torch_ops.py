@@ -102,7 +102,8 @@ CASES: dict[str, tuple[Callable[[], torch.nn.Module], tuple[torch.Tensor, ...]]]
         (torch.tensor([[1, 4, 9], [0, 2, 2]]), _rand(2, 3, 8))),
     "upsample": (lambda: Fn(lambda m, x: (
         F.interpolate(x, scale_factor=2, mode="nearest"), F.interpolate(x, size=(5, 7)),
-        F.interpolate(x, size=(5, 7), mode="bilinear"), F.interpolate(x, size=(1, 3), mode="bilinear"),
+        F.interpolate(x, size=(5, 7), mode="bilinear"),
+        F.interpolate(x, size=(1, 3), mode="bilinear"),
         F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True))),
         (_rand(2, 2, 3, 4),)),
     "creation": (lambda: Fn(lambda m, x: (
