@@ -164,7 +164,11 @@ def _clamp(cx: TorchValues, node: Any, args: tuple[Any, ...], kw: dict[str, Any]
     if lo is None and hi is None:
         return x
     bounds = [None if b is None else cx.cast(cx.like(b, x), x.type.dtype) for b in (lo, hi)]
-    return cx.emit("clip", [x, *bounds])  # type: ignore[no-any-return]
+    if all(b is None or b.type.shape == () for b in bounds):
+        return cx.emit("clip", [x, *bounds])  # type: ignore[no-any-return]
+    for op, bound in zip(("max", "min"), bounds, strict=True):  # tensor bounds broadcast
+        x = x if bound is None else cx.emit(op, [x, bound])
+    return x
 
 
 # -- pooling --------------------------------------------------------------------------------------

@@ -110,13 +110,18 @@ def _logical(cx: TorchValues, node: Any, args: tuple[Any, ...], kw: dict[str, An
     return _ret(cx.emit(_LOGICAL[_base(node)], [a, b]))
 
 
-@lowering(*(f"{op}.Tensor" for op in _BITWISE), "bitwise_not.default")
+@lowering(*(f"{op}.{kind}" for op in _BITWISE for kind in ("Tensor", "Scalar")))
 def _bitwise(cx: TorchValues, node: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> Value:
+    dtype = cx.out_dtype()
+    a, b = (_operand(cx, arg, dtype) for arg in args[:2])
     base = _base(node)
-    ins = [cx.value(a) for a in args[: 1 if base == "bitwise_not" else 2]]
-    if cx.out_dtype() == DType.BOOL:
-        return _ret(cx.emit("not" if base == "bitwise_not" else _BITWISE[base], ins))
-    return _ret(cx.emit(base, [cx.cast(v, cx.out_dtype()) for v in ins]))
+    return _ret(cx.emit(_BITWISE[base] if dtype == DType.BOOL else base, [a, b]))
+
+
+@lowering("bitwise_not.default")
+def _bitwise_not(cx: TorchValues, node: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> Value:
+    x = cx.value(args[0])
+    return _ret(cx.emit("not" if x.type.dtype == DType.BOOL else "bitwise_not", [x]))
 
 
 @lowering("where.self")

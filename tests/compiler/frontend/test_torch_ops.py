@@ -106,6 +106,11 @@ CASES: dict[str, tuple[Callable[[], torch.nn.Module], tuple[torch.Tensor, ...]]]
         F.interpolate(x, size=(1, 3), mode="bilinear"),
         F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True))),
         (_rand(2, 2, 3, 4),)),
+    "indexing_and_more": (lambda: Fn(lambda m, x, i: (
+        x.index_select(1, i[0]), x.gather(1, i), x.prod(1), x.argmin(0), torch.isnan(x.log()),
+        torch.sin(x) * torch.cos(x), torch.round(x * 3), torch.sign(x), (x > 0) ^ (x < 0.5),
+        i & 1, ~i, torch.clamp(x, x.amin(0), x.amax(0) * 0.5), torch.sigmoid(x) < 0.5)),
+        (_rand(3, 4), torch.tensor([[1, 0, 3, 3], [2, 2, 0, 1], [3, 1, 1, 0]]))),
     "creation": (lambda: Fn(lambda m, x: (
         x + torch.arange(5), x * torch.ones_like(x), torch.zeros(2, 5) + torch.full((1, 5), 3.0),
         x.new_tensor(2.5) * x)), (_rand(2, 5),)),
