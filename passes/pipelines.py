@@ -23,4 +23,5 @@ PIPELINES: dict[str, str] = {
     "O0": "",
     "cleanup": f"repeat({CLEANUP}; max-iterations=8)",
     "default": ",".join(p for p in ("cleanup", FUSIONS, "cse,prune-dead-nodes") if p),
+    "trt-fp16": "default,convert-fp16,cse,prune-dead-nodes",
 }

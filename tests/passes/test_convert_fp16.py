@@ -1,0 +1,87 @@
+"""`convert-fp16`: float16 rewrite with the fp16 lint (constants beyond ±65504 stay float32)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from backends.numpy import run
+from backends.numpy.tolerance import SAFETY, accumulation_depths, max_abs_error
+from compiler.graph import Graph
+from compiler.types import DType, TensorType
+from compiler.verifier import verify
+from passes.convert_fp16 import ConvertFp16Pass, fp16_lint
+
+F16, F32 = DType.FLOAT16, DType.FLOAT32
+
+
+def masked_softmax(mask_value: float) -> Graph:
+    g = Graph()
+    x = g.add_input("x", TensorType(F32, (2, 4)))
+    b = g.builder()
+    w = b.const(np.array([1.0, 2.0, 3.0, 4.0], np.float32), "w")
+    m = b.const(np.array([0.0, mask_value, 0.0, 0.0], np.float32), "m")
+    a = b.op("mul", x, w, names=["a"])
+    s = b.op("add", a, m, names=["s"])
+    g.outputs = [b.op("softmax", s, axis=-1, names=["y"])]
+    verify(g)
+    return g
+
+
+def _ops(g: Graph) -> dict[str, DType]:
+    return {n.outputs[0].name: n.outputs[0].type.dtype for n in g.nodes if n.op != "const"}
+
+
+def test_mask_add_stays_fp32_and_is_reported() -> None:
+    g = masked_softmax(-3.4e38)
+    (finding,) = fp16_lint(g)
+    assert finding.node.op == "add" and "3.4e+38" in finding.reason
+    assert ConvertFp16Pass().run(g)
+    verify(g)
+    dtypes = _ops(g)
+    assert dtypes["a"] == F16 and dtypes["s"] == F32 and dtypes["y"] == F32
+    softmax = next(n for n in g.nodes if n.op == "softmax")
+    assert softmax.outputs[0].type.dtype == F16
+    assert [v.name for v in g.outputs] == ["y"] and g.outputs[0].type.dtype == F32
+
+
+def test_numerics_within_fp16_tolerance_and_finite() -> None:
+    ref_graph = masked_softmax(-3.4e38)
+    x = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
+    want = run(ref_graph, {"x": x}).outputs["y"]
+    g = masked_softmax(-3.4e38)
+    ConvertFp16Pass().run(g)
+    got = run(g, {"x": x}).outputs["y"]
+    assert np.all(np.isfinite(got)) and got[:, 1].max() == 0.0
+    depth = accumulation_depths(ref_graph)[ref_graph.outputs[0]]
+    atol = SAFETY * 2.0**-11 * math.sqrt(depth) * float(np.abs(want).max())
+    assert max_abs_error(got, want) <= atol
+
+
+def test_without_overflow_everything_converts() -> None:
+    g = masked_softmax(-100.0)
+    assert fp16_lint(g) == []
+    ConvertFp16Pass().run(g)
+    verify(g)
+    casts = [n for n in g.nodes if n.op == "cast"]
+    assert len(casts) == 2  # entry and exit
+    assert all(t == F16 for name, t in _ops(g).items() if name not in ("x_f16", "y"))
+
+
+def test_is_idempotent() -> None:
+    g = masked_softmax(-3.4e38)
+    assert ConvertFp16Pass().run(g)
+    assert not ConvertFp16Pass().run(g)
+    verify(g)
+
+
+def test_tiny_epsilon_keeps_layer_norm_fp32() -> None:
+    g = Graph()
+    x = g.add_input("x", TensorType(F32, (2, 8)))
+    b = g.builder()
+    scale = b.const(np.ones(8, np.float32), "scale")
+    g.outputs = [b.op("layer_normalization", x, scale, epsilon=1e-12, names=["y"])]
+    (finding,) = fp16_lint(g)
+    assert "epsilon" in finding.reason
+    assert not ConvertFp16Pass().run(g)
