@@ -15,7 +15,9 @@ torch is imported only inside functions: the core works without it.
 
 from __future__ import annotations
 
+import functools
 import inspect
+import os
 import re
 from typing import Any
 
@@ -72,6 +74,7 @@ def lower_exported(
 ) -> Graph:
     """Lower an already decomposed `torch.export.ExportedProgram` (core ATen) to a graph;
     `module` and `dynamic_shapes` (as exported) only name the symbolic dims."""
+    _check_no_mutation(program)
     _check_supported(program)
     return _Lowerer(program, module, dynamic_shapes, name).run()
 
@@ -113,10 +116,26 @@ def module_path(raw: str) -> str:
 
 def _user_frame(stack_trace: str) -> tuple[str, int]:
     frames = _FRAME.findall(stack_trace)
+    torch_dir = _torch_dir()
     for file, line in reversed(frames):
-        if "/torch/" not in file:
+        if not file.startswith(torch_dir):
             return file, int(line)
     return (frames[-1][0], int(frames[-1][1])) if frames else ("", 0)
+
+
+def _check_no_mutation(program: Any) -> None:
+    kinds = {spec.kind.name for spec in program.graph_signature.output_specs}
+    if kinds - {"USER_OUTPUT"}:
+        raise FrontendError(
+            f"the exported program mutates state ({', '.join(sorted(kinds - {'USER_OUTPUT'}))}): "
+            "is the module in training mode? Call module.eval() first"
+        )
+
+
+@functools.cache
+def _torch_dir() -> str:
+    """torch's package folder: frames inside it are torch's, not the model's."""
+    return os.path.dirname(_import_torch().__file__) + os.sep
 
 
 def _check_supported(program: Any) -> None:
@@ -202,12 +221,6 @@ class _Lowerer(TorchValues):
         self.fx_node = None
 
     def _outputs(self, node: Any, sig: Any) -> None:
-        kinds = [spec.kind.name for spec in sig.output_specs]
-        if any(k != "USER_OUTPUT" for k in kinds):
-            raise FrontendError(
-                "the exported program mutates buffers or inputs (a module in training mode? "
-                "call module.eval() first)"
-            )
         outs = node.args[0]
         outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
         self.graph.outputs = [self.value(out) for out in outs]

@@ -13,7 +13,10 @@ from typing import Any
 import numpy as np
 
 from compiler.errors import FrontendError
-from compiler.frontend import torch_ops_tensor  # noqa: F401  registers the tensor-op lowerings
+from compiler.frontend import (  # noqa: F401  register their lowerings
+    torch_ops_index,
+    torch_ops_tensor,
+)
 from compiler.frontend.torch_values import IGNORED, LOWERINGS, TorchValues, lowering, target_name
 from compiler.ir import Value
 
