@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     from compiler.cli_optimize import add_parser as add_optimize_parser
 
     add_optimize_parser(sub)
+    from compiler.cli_build import add_parser as add_build_parser
+
+    add_build_parser(sub, _COMMANDS)
     from compiler.cli_compare import add_bisect_parser
     from compiler.cli_compare import add_parser as add_compare_parser
 

@@ -49,6 +49,7 @@ import numpy as np
 
 from compiler.graph import Graph
 from compiler.ir import Node, Value, frozen_array
+from compiler.location import UNKNOWN
 from compiler.passmanager import Pass, register_pass
 from compiler.types import DType
 
@@ -209,7 +210,7 @@ class _Rewriter:
         if v.producer is None:
             first = self.graph.first
             assert first is not None
-            with self.graph.inserting_before(first) as b:
+            with self.graph.inserting_before(first, loc=UNKNOWN) as b:
                 return b.op("cast", v, to=to, names=[name])  # type: ignore[no-any-return]
         with self.graph.inserting_after(v.producer, loc=v.producer.loc) as b:
             return b.op("cast", v, to=to, names=[name])  # type: ignore[no-any-return]
