@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_compare_parser(sub)
     add_bisect_parser(sub)
+    from compiler.cli_quantize import add_parser as add_quantize_parser
+
+    add_quantize_parser(sub, _COMMANDS)
     p = sub.add_parser("demo", help="run the main job on the bundled MNIST model")
     p.add_argument("--model", type=Path, default=None, help="another ONNX model instead")
     return parser

@@ -1,0 +1,285 @@
+"""`compiler.quantize`: calibrate a graph and rewrite it to explicit symmetric Q/DQ form.
+
+Driver layer (listed in tests/compiler/test_layering.py): it imports `passes` and the NumPy
+reference backend lazily, inside functions. Steps of `quantize`:
+
+1. run a clean-up pipeline (`default`: folds BN into convs, fuses activations) so that layers and
+   their inputs look as TensorRT will see them;
+2. find the activation sites (`passes.quantize_activations`) and run the reference backend over
+   the calibration batches, feeding every site's values to an `Observer`;
+3. pick each site's range with the calibration method, insert int8 Q/DQ pairs at the sites and
+   quantize the weights with `quantize-symmetric` (verified like any pipeline).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from compiler.graph import Graph
+from compiler.quantize.data import Batch, ImageOptions, InputSpec, batches
+from compiler.quantize.observer import METHODS, Observer
+from compiler.quantize.progress import progress
+
+log = logging.getLogger("irforge.quantize")
+
+
+@dataclass
+class Calibration:
+    """Calibration results: observers and ranges by site name, and the batches seen."""
+
+    observers: dict[str, Observer]
+    amax: dict[str, float]
+    method: str
+    batches: list[Batch] = field(default_factory=list)
+
+    def ranges(self) -> dict[str, float]:
+        """amax by site name (a JSON-friendly copy)."""
+        return dict(self.amax)
+
+
+@dataclass
+class QuantizeResult:
+    """What `quantize` did: the calibration, units kept in float, Q/DQ pairs and weights."""
+
+    calibration: Calibration
+    keep: list[str]
+    activation_pairs: int
+    weight_layers: int
+    pipeline: str
+
+
+def specs(graph: Graph) -> list[InputSpec]:
+    """The calibration input specs of a graph (one per graph input)."""
+    return [InputSpec(v.name, v.type) for v in graph.inputs]
+
+
+def load_batches(
+    graph: Graph,
+    data: Any,
+    *,
+    batch_size: int = 8,
+    limit: int | None = None,
+    images: ImageOptions | None = None,
+) -> list[Batch]:
+    """All calibration batches of `data` for `graph`'s inputs, in memory."""
+    return list(batches(data, specs(graph), batch_size=batch_size, limit=limit, images=images))
+
+
+def calibrate(
+    graph: Graph,
+    data: Sequence[Batch],
+    *,
+    method: str = "mse",
+    bits: int = 8,
+    percentile: float = 99.99,
+    layout: str = "trt",
+    show_progress: bool = True,
+) -> Calibration:
+    """Observe every activation site of `graph` over `data` and pick ranges with `method`."""
+    from backends.numpy import compile as compile_program
+    from passes.quantize_activations import activation_sites
+
+    if method not in METHODS:
+        from compiler.errors import CompilerError
+
+        raise CompilerError(f"unknown calibration method {method!r} (valid: {', '.join(METHODS)})")
+    sites = activation_sites(graph, layout)
+    names = list(dict.fromkeys(n for s in sites for n in (s.name, s.range_name)))
+    observers = {name: Observer() for name in names}
+    program = compile_program(graph)
+    for batch in progress(data, len(data), "calibrating", show_progress):
+        captured = program(batch, capture=names).captured
+        for name in names:
+            observers[name].update(captured[name])
+    amax = {n: o.compute_amax(method, 8, percentile) for n, o in observers.items()}
+    log.info("calibrated %d sites on %d batches (%s)", len(names), len(data), method)
+    return Calibration(observers, amax, method, list(data))
+
+
+def apply_quantization(
+    graph: Graph,
+    amax: dict[str, float],
+    *,
+    bits: int = 8,
+    per_channel: bool = True,
+    keep: Collection[str] = (),
+    layout: str = "trt",
+) -> tuple[int, int]:
+    """Insert activation Q/DQ and quantize weights in place, leaving `keep` units in float.
+
+    Returns:
+        (activation Q/DQ pairs, layers whose weights were quantized).
+    """
+    from compiler.optimizer import optimize
+    from passes.quantize_activations import activation_sites, insert_activation_qdq
+    from passes.quantize_symmetric import QuantizeSymmetricPass
+
+    sites = activation_sites(graph, layout)
+    pairs = insert_activation_qdq(graph, sites, amax, keep, per_use=layout == "ort")
+    spec = QuantizeSymmetricPass(bits=bits, per_channel=per_channel, skip=",".join(keep)).spec()
+    report = optimize(graph, spec)
+    layers = sum(1 for r in report.records for n in r.notes if "weights" in n)
+    return pairs, layers
+
+
+def quantize(
+    graph: Graph,
+    data: Any,
+    *,
+    bits: int = 8,
+    per_channel: bool = True,
+    method: str = "mse",
+    percentile: float = 99.99,
+    pipeline: str = "default",
+    keep: Collection[str] = (),
+    layout: str = "trt",
+    batch_size: int = 8,
+    limit: int | None = None,
+    images: ImageOptions | None = None,
+    show_progress: bool = True,
+) -> QuantizeResult:
+    """Quantize `graph` in place: int8 activations from calibration, `bits`-bit weights.
+
+    Args:
+        graph: The float graph; optimized with `pipeline` first, then rewritten to Q/DQ form.
+        data: Calibration data: a `.npz` path, a folder, or an iterable (`compiler.quantize.data`),
+            or a `Calibration` from an earlier `calibrate` on this graph after `pipeline`.
+        bits: Weight bits (8 or 4); activations are always int8.
+        per_channel: Per-output-channel weight scales (else one per tensor).
+        method: Activation range method: minmax, percentile, entropy or mse.
+        percentile: The percentile for `method="percentile"`.
+        pipeline: The clean-up pipeline run first ("O0" for none).
+        keep: Printed output names of layers (and residual adds) to leave in float.
+        layout: "trt" (Q/DQ where TensorRT fuses them) or "ort" (also on layer outputs, with
+            relu / clip(0, ·) split out, so ONNX Runtime runs integer kernels).
+        batch_size: Samples per calibration batch (file sources).
+        limit: Most calibration samples used.
+        images: Image pre-processing for image folders.
+        show_progress: Show a progress bar (or log lines) while calibrating.
+
+    Returns:
+        The calibration and what was rewritten.
+
+    Raises:
+        CompilerError: bad calibration data, an unknown method, or a failing pass.
+    """
+    prepare(graph, pipeline, layout)
+    if isinstance(data, Calibration):
+        calib = data
+    else:
+        loaded = load_batches(graph, data, batch_size=batch_size, limit=limit, images=images)
+        calib = calibrate(graph, loaded, method=method, percentile=percentile, layout=layout,
+                          show_progress=show_progress)  # fmt: skip
+    pairs, layers = apply_quantization(graph, calib.amax, bits=bits, per_channel=per_channel,
+                                       keep=keep, layout=layout)  # fmt: skip
+    return QuantizeResult(calib, list(keep), pairs, layers, pipeline)
+
+
+def prepare(graph: Graph, pipeline: str = "default", layout: str = "trt") -> None:
+    """The float graph calibration sees: `pipeline` run, epilogues split for the "ort" layout."""
+    from compiler.optimizer import optimize
+    from passes.quantize_activations import LAYOUTS, split_epilogues
+
+    if layout not in LAYOUTS:
+        from compiler.errors import CompilerError
+
+        raise CompilerError(f"unknown Q/DQ layout {layout!r} (valid: {', '.join(LAYOUTS)})")
+    optimize(graph, pipeline)
+    if layout == "ort":
+        split_epilogues(graph)
+
+
+def run_batches(graph: Graph, data: Sequence[Batch]) -> list[list[np.ndarray]]:
+    """The reference backend's outputs of `graph` on each batch."""
+    from backends.numpy import compile as compile_program
+
+    program = compile_program(graph)
+    return [list(program(batch).values) for batch in data]
+
+
+Evaluate = Callable[[Graph], list[list[np.ndarray]]]
+
+
+def evaluator(data: Sequence[Batch]) -> Evaluate:
+    """A function running a graph on `data` with the reference backend."""
+    return lambda graph: run_batches(graph, data)
+
+
+__all__ = ["Calibration", "QuantizeResult", "apply_quantization", "calibrate", "evaluator",
+           "load_batches", "quantize", "run_batches", "specs"]  # fmt: skip
+
+
+def sensitivity(graph: Graph, calib: Calibration, data: Sequence[Batch], *, bits: int = 8,
+                per_channel: bool = True, layout: str = "trt",
+                show_progress: bool = True) -> list[Any]:  # fmt: skip
+    """Rank the units of the `prepare`d float `graph` by sensitivity on `data`."""
+    from compiler.quantize.sensitivity import rank_layers
+    from passes.quantize_activations import activation_sites, units_of
+
+    units = units_of(activation_sites(graph, layout)) + _weight_only_units(graph)
+    ref = run_batches(graph, data)
+
+    def run_only(unit: str) -> list[list[np.ndarray]]:
+        q = graph.clone()
+        apply_quantization(q, calib.amax, bits=bits, per_channel=per_channel, layout=layout,
+                           keep=[u for u in units if u != unit])  # fmt: skip
+        return run_batches(q, data)
+
+    def bar(items: Sequence[str]) -> Sequence[str]:
+        return list(progress(items, len(items), "sensitivity", show_progress))
+
+    return rank_layers(list(dict.fromkeys(units)), ref, run_only, bar)
+
+
+def _weight_only_units(graph: Graph) -> list[str]:
+    """Layers with constant weights but no quantized activation input (named like units)."""
+    from compiler.text.printer import Namer, graph_values
+    from passes.quantize_symmetric import LAYER_OPS
+
+    namer = Namer(graph_values(graph))
+    return [namer.name(n.outputs[0]) for n in graph.nodes if n.op in LAYER_OPS]
+
+
+def keep_for_budget(
+    graph: Graph,
+    calib: Calibration,
+    data: Sequence[Batch],
+    ranked: Sequence[str],
+    *,
+    metric: Any = "top1",
+    max_drop: float = 0.0,
+    bits: int = 8,
+    per_channel: bool = True,
+    layout: str = "trt",
+) -> Any:
+    """The fewest most-sensitive units (in `ranked` order) to keep in float so the metric on
+    `data` is within budget (`compiler.quantize.sensitivity.keep_within_budget`)."""
+    from compiler.quantize.sensitivity import keep_within_budget
+
+    ref = run_batches(graph, data)
+
+    def run_keep(keep: Sequence[str]) -> list[list[np.ndarray]]:
+        q = graph.clone()
+        apply_quantization(q, calib.amax, bits=bits, per_channel=per_channel, keep=keep,
+                           layout=layout)  # fmt: skip
+        return run_batches(q, data)
+
+    return keep_within_budget(ranked, ref, run_keep, metric, max_drop)
+
+
+def first_samples(data: Sequence[Batch], count: int) -> list[Batch]:
+    """The first `count` samples of `data`, as batches."""
+    out: list[Batch] = []
+    left = count
+    for batch in data:
+        if left <= 0:
+            break
+        n = len(next(iter(batch.values())))
+        out.append({k: v[:left] for k, v in batch.items()})
+        left -= n
+    return out
