@@ -41,8 +41,17 @@ def from_torch(module, example_args, dynamic_shapes=None, **kwargs):  # type: ig
     return _from_torch(module, example_args, dynamic_shapes, **kwargs)
 
 
+def build_tensorrt(model, precision="fp32", **options):  # type: ignore[no-untyped-def]
+    """Build a TensorRT engine from a model file; returns the serialized plan (bytes). Options:
+    pipeline, shapes (["x:MIN,OPT,MAX"]), workspace_mib, opt_level, timing_cache (see
+    `compiler.cli_build.build_model`, which returns the whole `BuildResult`)."""
+    from compiler.cli_build import build_model
+
+    return build_model(model, precision=precision, **options).plan
+
+
 __all__ = [
     "BackendError", "Builder", "CompilerError", "DType", "FrontendError", "Graph", "Node",
     "ParseError", "PassError", "TensorType", "UnsupportedOpError", "Use", "Value", "VerifyError",
-    "from_torch", "load", "optimize",
+    "build_tensorrt", "from_torch", "load", "optimize",
 ]  # fmt: skip

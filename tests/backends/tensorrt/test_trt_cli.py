@@ -74,3 +74,11 @@ def test_bad_shapes_exit_2(shapes: str, message: str, material: Any, tmp_path: P
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "m.plan").exists()
+
+
+def test_python_api_returns_plan_bytes(material: Any) -> None:
+    import compiler
+
+    plan = compiler.build_tensorrt(material("mnist_cnn"), precision="fp16",
+                                   shapes=["x:1x1x28x28,2x1x28x28,4x1x28x28"])  # fmt: skip
+    assert isinstance(plan, bytes) and len(plan) > 1000
