@@ -148,14 +148,15 @@ def _leaky_relu(cx: TorchValues, node: Any, args: tuple[Any, ...], kw: dict[str,
 
 @lowering("elu.default")
 def _elu(cx: TorchValues, node: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> Value:
+    """scale * elu(input_scale * x, alpha): ELU, and SELU/CELU after decomposition."""
+    x = cx.value(args[0])
     alpha = float(_arg(args, kw, 1, "alpha", 1.0))
-    scale, in_scale = (
-        float(_arg(args, kw, 2, "scale", 1)),
-        float(_arg(args, kw, 3, "input_scale", 1)),
-    )
-    if scale != 1.0 or in_scale != 1.0:
-        raise FrontendError("elu with scale or input_scale other than 1 is not supported", cx.loc)
-    return cx.emit("elu", [cx.value(args[0])], alpha=alpha)  # type: ignore[no-any-return]
+    scale = float(_arg(args, kw, 2, "scale", 1))
+    in_scale = float(_arg(args, kw, 3, "input_scale", 1))
+    if in_scale != 1.0:
+        x = cx.emit("mul", [x, cx.scalar(in_scale, x.type.dtype)])
+    y = cx.emit("elu", [x], alpha=alpha)
+    return y if scale == 1.0 else cx.emit("mul", [y, cx.scalar(scale, x.type.dtype)])  # type: ignore[no-any-return]
 
 
 @lowering("hardtanh.default", "clamp.default", "clamp.Tensor")

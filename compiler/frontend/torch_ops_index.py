@@ -88,3 +88,89 @@ def _var(cx: TorchValues, node: Any, args: tuple[Any, ...], kw: dict[str, Any]) 
     count = math.prod(int(s) for s in sizes) - correction
     divisor = cx.const(np.array(max(count, 0.0), dtype=x.type.dtype.to_numpy()))
     return cx.emit("div", [total, divisor])  # type: ignore[no-any-return]
+
+
+# -- reductions with indices, norms, statistics ---------------------------------------------------
+@lowering("max.dim", "min.dim", "max.default", "min.default")
+def _max_min(cx: TorchValues, node: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
+    """max(x) is a full reduction; max(x, dim) also returns the (first) index of the extreme."""
+    x = cx.value(args[0])
+    rank = len(x.type.shape or ())
+    op = target_name(node.target).split(".")[0]
+    if len(args) < 2 and "dim" not in kw:
+        return cx.emit(f"reduce_{op}", [x, cx.ints(list(range(rank)))], keepdims=0)
+    dim = int(_kw(args, kw, 1, "dim", 0)) % rank
+    keep = int(bool(_kw(args, kw, 2, "keepdim", False)))
+    values = cx.emit(f"reduce_{op}", [x, cx.ints([dim])], keepdims=keep)
+    return (values, cx.emit(f"arg{op}", [x], axis=dim, keepdims=keep))
+
+
+@lowering("linalg_vector_norm.default")
+def _vector_norm(cx: TorchValues, node: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> Value:
+    x = cx.cast(cx.value(args[0]), cx.out_dtype())
+    rank = len(x.type.shape or ())
+    order = float(_kw(args, kw, 1, "ord", 2))
+    dims = _kw(args, kw, 2, "dim", None)
+    axes = list(range(rank)) if not dims else [int(d) % rank for d in dims]
+    keep = int(bool(_kw(args, kw, 3, "keepdim", False)))
+    ops = {1.0: "reduce_l1", 2.0: "reduce_l2"}
+    if order == math.inf:
+        return cx.emit("reduce_max", [cx.emit("abs", [x]), cx.ints(axes)], keepdims=keep)  # type: ignore[no-any-return]
+    if order not in ops:
+        raise FrontendError(f"vector norm of order {order} is not supported (1, 2, inf)", cx.loc)
+    return cx.emit(ops[order], [x, cx.ints(axes)], keepdims=keep)  # type: ignore[no-any-return]
+
+
+@lowering("_native_batch_norm_legit.no_stats")
+def _batch_norm_stats(
+    cx: TorchValues, node: Any, args: tuple[Any, ...], kw: dict[str, Any]
+) -> tuple:
+    """Normalization by the input's own statistics over every axis but 1 (instance norm's form):
+    (x - mean) / sqrt(var + eps) * weight + bias, biased variance."""
+    x = cx.value(args[0])
+    rank = len(x.type.shape or ())
+    if not bool(args[3]):
+        raise FrontendError("batch norm without statistics must be in training form", cx.loc)
+    axes = cx.ints([0, *range(2, rank)])
+    mean = cx.emit("reduce_mean", [x, axes], keepdims=1)
+    dev = cx.emit("sub", [x, mean])
+    var = cx.emit("reduce_mean", [cx.emit("mul", [dev, dev]), axes], keepdims=1)
+    eps = cx.scalar(float(args[5]), x.type.dtype)
+    y = cx.emit("div", [dev, cx.emit("sqrt", [cx.emit("add", [var, eps])])])
+    shape = cx.ints([-1, *([1] * (rank - 2))])
+    for op, arg in (("mul", args[1]), ("add", args[2])):
+        if arg is not None:
+            y = cx.emit(op, [y, cx.emit("reshape", [cx.value(arg), shape])])
+    return (y, None, None)
+
+
+# -- math with a numerically different IR spelling ------------------------------------------------
+@lowering("log1p.default", "expm1.default", "exp2.default")
+def _math(cx: TorchValues, node: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> Value:
+    x = cx.cast(cx.value(args[0]), cx.out_dtype())
+    one = cx.scalar(1.0, x.type.dtype)
+    base = target_name(node.target).split(".")[0]
+    if base == "log1p":
+        return cx.emit("log", [cx.emit("add", [x, one])])  # type: ignore[no-any-return]
+    if base == "expm1":
+        return cx.emit("sub", [cx.emit("exp", [x]), one])  # type: ignore[no-any-return]
+    return cx.emit("pow", [cx.scalar(2.0, x.type.dtype), x])  # type: ignore[no-any-return]
+
+
+@lowering("cumprod.default")
+def _cumprod(cx: TorchValues, node: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> Value:
+    x = cx.cast(cx.value(args[0]), cx.out_dtype())
+    return cx.emit("cumprod", [x, cx.const(np.array(int(args[1]), np.int64))])  # type: ignore[no-any-return]
+
+
+@lowering("adaptive_max_pool2d.default", "adaptive_max_pool1d.default")
+def _adaptive_max(cx: TorchValues, node: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple:
+    x = cx.value(args[0])
+    spatial = (x.type.shape or ())[2:]
+    out = [int(o) for o in args[1]]
+    if all(o == 1 for o in out):
+        return (cx.emit("global_max_pool", [x]), None)
+    if not all(isinstance(s, int) and s % o == 0 for s, o in zip(spatial, out, strict=True)):
+        raise FrontendError(f"adaptive pooling of {spatial} to {out}: sizes must divide", cx.loc)
+    kernel = tuple(int(s) // o for s, o in zip(spatial, out, strict=True))
+    return (cx.emit("max_pool", [x], kernel_shape=kernel, strides=kernel), None)

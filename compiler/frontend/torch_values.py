@@ -28,10 +28,11 @@ _DTYPES = {
 
 Lowering = Callable[["TorchValues", Any, tuple[Any, ...], dict[str, Any]], Any]
 LOWERINGS: dict[str, Lowering] = {}  # ATen op name (`convolution.default`) -> lowering
-# Ops with no IR meaning in inference: runtime shape assertions.
+# Ops with no IR meaning in inference: runtime assertions (shapes, index ranges).
 IGNORED = {
-    "_assert_tensor_metadata.default", "_assert_scalar.default", "sym_constrain_range.default",
-    "sym_constrain_range_for_size.default", "_operator.ge", "_operator.le", "_operator.eq",
+    "_assert_tensor_metadata.default", "_assert_scalar.default", "_assert_async.msg",
+    "sym_constrain_range.default", "sym_constrain_range_for_size.default", "_operator.ge",
+    "_operator.le", "_operator.eq",
 }  # fmt: skip
 
 

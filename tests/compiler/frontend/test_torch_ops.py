@@ -115,6 +115,16 @@ CASES: dict[str, tuple[Callable[[], torch.nn.Module], tuple[torch.Tensor, ...]]]
         x[:, i], x[i[:2]], x.flip(0, 1), *x.topk(2, dim=1), *torch.sort(x, 0, descending=True),
         torch.remainder(x * 3, -0.7), torch.fmod(x * 3, 0.7), x.var(1), x.std((0, 1), keepdim=True),
         x.roll(1, 0), torch.remainder(i - 2, 3))), (_rand(3, 4), torch.tensor([2, 0, 1]))),
+    "math_extras": (lambda: Fn(lambda m, x: (
+        F.softplus(x), F.mish(x), F.selu(x), F.celu(x, 0.7), F.logsigmoid(x), torch.log1p(x.abs()),
+        torch.expm1(x), torch.exp2(x), torch.cumprod(x, 1), F.normalize(x, dim=1),
+        F.cosine_similarity(x, x * 2 + 1, dim=1), x.norm(p=1, dim=0), *torch.max(x, 1), x.min(),
+        F.one_hot(x.argmax(1), 7))), (_rand(3, 7),)),
+    "instance_norm_adaptive_max": (lambda: Fn(lambda m, x: (
+        m.inorm(x), F.instance_norm(x), F.adaptive_max_pool2d(x, 1), F.adaptive_max_pool2d(x, 3)),
+        inorm=torch.nn.InstanceNorm2d(4, affine=True)), (_rand(2, 4, 6, 6),)),
+    "lstm": (lambda: Fn(lambda m, x: m.lstm(x)[0], lstm=torch.nn.LSTM(6, 5, batch_first=True)),
+             (_rand(2, 4, 6),)),
     "creation": (lambda: Fn(lambda m, x: (
         x + torch.arange(5), x * torch.ones_like(x), torch.zeros(2, 5) + torch.full((1, 5), 3.0),
         x.new_tensor(2.5) * x)), (_rand(2, 5),)),
