@@ -46,7 +46,8 @@ def from_torch(
     Args:
         module: An `nn.Module` (put it in eval mode first: training-mode batch norm mutates
             buffers and is refused).
-        example_args: Example positional inputs, as for `torch.export.export`.
+        example_args: Example positional inputs, as for `torch.export.export` (a single tensor
+            is taken as the one input).
         dynamic_shapes: As for `torch.export.export`, e.g. `({0: Dim("batch")},)`; each named
             `Dim` becomes an IR symbol of that name. Use an example batch of 2 or more: torch
             specialises size-1 dims.
@@ -62,7 +63,8 @@ def from_torch(
     """
     torch = _import_torch()
     try:
-        program = torch.export.export(module, tuple(example_args), dynamic_shapes=dynamic_shapes)
+        args = tuple(example_args) if isinstance(example_args, (tuple, list)) else (example_args,)
+        program = torch.export.export(module, args, dynamic_shapes=dynamic_shapes)
         program = program.run_decompositions(_decomposition_table(torch))
     except Exception as exc:  # noqa: BLE001  torch raises many types; report one clear error
         raise FrontendError(f"torch.export failed: {type(exc).__name__}: {exc}") from exc
@@ -193,7 +195,11 @@ class _Lowerer(TorchValues):
             tensor = prog.constants.get(target)
         if tensor is None:
             raise FrontendError(f"lifted input {label!r} ({kind} {target!r}) has no value")
-        return tensor.detach().cpu().contiguous().numpy().copy()
+        tensor = tensor.detach().cpu().contiguous()
+        if str(tensor.dtype) == "torch.bfloat16":  # numpy has no bfloat16: reinterpret the bits
+            bits = tensor.view(_import_torch().uint16).numpy()
+            return bits.view(self.dtype_of(tensor.dtype).to_numpy()).copy()
+        return tensor.numpy().copy()
 
     def _input_type(self, node: Any) -> TensorType:
         val = node.meta.get("val")
