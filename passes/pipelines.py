@@ -24,4 +24,6 @@ PIPELINES: dict[str, str] = {
     "cleanup": f"repeat({CLEANUP}; max-iterations=8)",
     "default": ",".join(p for p in ("cleanup", FUSIONS, "cse,prune-dead-nodes") if p),
     "trt-fp16": "default,convert-fp16,cse,prune-dead-nodes",
+    # Weights only: activation ranges need calibration data (`irforge quantize`).
+    "trt-int8": "default,quantize-symmetric{bits=8,per-channel=true}",
 }

@@ -71,7 +71,7 @@ def test_trt_placement() -> None:
         if n.op in ("conv", "matmul"):
             assert _reads_dq(n, 0) and _reads_dq(n, 1)
         if n.op == "quantize_linear":
-            zp = n.inputs[2].const_value()
+            zp = n.inputs[2].const_value()  # type: ignore[union-attr]
             assert zp is not None and zp.dtype == np.int8 and not zp.any()
 
 

@@ -1,0 +1,104 @@
+"""`irforge quantize`: QDQ ONNX that ONNX Runtime runs and that matches the reference, image
+folders, the sensitivity report and budget, refusals with exit status 2, the trt-int8 pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+
+from backends.numpy import run
+from backends.onnx import run_onnxruntime
+from compiler.cli import main
+from compiler.driver import load_model
+from compiler.quantize.metrics import sqnr_db
+
+
+@pytest.fixture
+def mnist(material: Any, tmp_path: Path) -> tuple[Path, Path, Any]:
+    model = material("mnist_cnn")
+    d = np.load(Path(model).parent / "mnist_test.npz")
+    calib = tmp_path / "calib.npz"
+    np.savez(calib, x=d["x_train"][:128])
+    return model, calib, d
+
+
+def test_quantize_writes_qdq_onnx_that_ort_runs(mnist: Any, tmp_path: Path, capsys: Any) -> None:
+    model, calib, d = mnist
+    out = tmp_path / "q.onnx"
+    argv = ["quantize", str(model), "-o", str(out), "--calib", str(calib), "--no-progress"]
+    assert main(argv) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    proto = onnx.load(out)
+    ops = {n.op_type for n in proto.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv", "Gemm"} <= ops
+    props = {p.key: p.value for p in proto.metadata_props}
+    assert "quantize-symmetric{bits=8,per-channel=true" in props["irforge.pipeline"]
+    x = d["x"][:200]
+    theirs = run_onnxruntime(out, {"x": x})["logits"]
+    ours = run(load_model(out), {"x": x}).values[0]  # the written model, re-imported
+    assert sqnr_db([[ours]], [[theirs]]) > 60  # rare rounding flips only
+    assert np.mean(theirs.argmax(1) == d["y"][:200]) > 0.9
+    assert main(argv) == 2  # exists without --force
+    assert "--force" in capsys.readouterr().err
+
+
+def test_image_folder_calibration(mnist: Any, tmp_path: Path) -> None:
+    from PIL import Image
+
+    model, _, d = mnist
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    for i, digit in enumerate(d["x_train"][:16]):
+        pixels = np.clip((digit[0] * 0.3081 + 0.1307) * 255, 0, 255).round().astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"{i:02d}.png")
+    out = tmp_path / "q.onnx"
+    argv = ["quantize", str(model), "-o", str(out), "--calib", str(folder), "--mean", "0.1307",
+            "--std", "0.3081", "--layout", "ort", "--per-tensor", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    logits = run_onnxruntime(out, {"x": d["x"][:200]}, optimization="all")["logits"]
+    assert np.mean(logits.argmax(1) == d["y"][:200]) > 0.9
+
+
+def test_report_and_max_drop(mnist: Any, tmp_path: Path, capsys: Any) -> None:
+    model, calib, _ = mnist
+    out = tmp_path / "q.onnx"
+    argv = ["quantize", str(model), "-o", str(out), "--calib", str(calib), "--report",
+            "--max-drop", "0", "--metric", "top1", "--eval-samples", "32",
+            "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "| rank | unit | SQNR (dB)" in text and "--max-drop 0.0 --metric top1" in text
+    report = Path(f"{out}.sensitivity.md").read_text()
+    assert report.count("\n| ") >= 7  # header + 6 layers
+    assert Path(f"{out}.sensitivity.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [(["--calib", "missing.npz"], "no such calibration data"),
+     (["--calib", "{model}"], "expected a .npz file or a folder"),
+     (["--calib", "{calib}", "--batch-size", "0"], "must be at least 1"),
+     (["--calib", "{calib}", "--mean", "a,b"], "--mean: expected numbers")],
+)  # fmt: skip
+def test_bad_input_exits_2(
+    mnist: Any, tmp_path: Path, capsys: Any, extra: list[str], message: str
+) -> None:
+    model, calib, _ = mnist
+    extra = [e.format(model=model, calib=calib) for e in extra]
+    argv = ["quantize", str(model), "-o", str(tmp_path / "q.onnx"), *extra]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "q.onnx").exists()
+
+
+def test_trt_int8_pipeline_quantizes_weights(mnist: Any, tmp_path: Path) -> None:
+    model, _, _ = mnist
+    out = tmp_path / "w.onnx"
+    argv = ["optimize", str(model), "-o", str(out), "--pipeline", "trt-int8", "--check-numerics"]
+    assert main(argv) == 0
+    inits = {t.name: t.data_type for t in onnx.load(out).graph.initializer}
+    assert sum(1 for t in inits.values() if t == onnx.TensorProto.INT8) >= 6
