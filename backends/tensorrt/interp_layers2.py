@@ -36,7 +36,7 @@ def _matmul(trt: Any, layer: Any, ins: list[Any]) -> list[np.ndarray]:
 def _gather(trt: Any, layer: Any, ins: list[Any]) -> list[np.ndarray]:
     x, idx = ins
     mode, axis = layer.mode.name, layer.axis
-    if layer.num_elementwise_dims:
+    if layer.num_elementwise_dims and mode != "ND":
         raise NotImplementedError("gather with elementwise dims")
     if mode == "DEFAULT":
         fixed = np.where(idx < 0, idx + x.shape[axis], idx)
@@ -44,7 +44,18 @@ def _gather(trt: Any, layer: Any, ins: list[Any]) -> list[np.ndarray]:
     if mode == "ELEMENT":
         fixed = np.where(idx < 0, idx + x.shape[axis], idx)
         return [typed(trt, layer, np.take_along_axis(x, fixed, axis=axis))]
+    if mode == "ND":
+        return [typed(trt, layer, _gather_nd(x, idx, layer.num_elementwise_dims))]
     raise NotImplementedError(f"gather mode {mode}")
+
+
+def _gather_nd(x: np.ndarray, idx: np.ndarray, b: int) -> np.ndarray:
+    """out[batch..., i...] = x[batch..., *idx[batch..., i..., :]] (b shared batch dims)."""
+    q = idx.shape[-1]
+    xb = x.reshape((-1, *x.shape[b:]))
+    ib = idx.reshape((xb.shape[0], -1, q))
+    rows = [xb[k][tuple(ib[k].T)] for k in range(xb.shape[0])]
+    return np.stack(rows).reshape(idx.shape[:-1] + x.shape[b + q :])
 
 
 @rule("SCALE")

@@ -9,6 +9,7 @@ import functools
 def load_all() -> None:
     """Import every converter module (once)."""
     from backends.tensorrt.converters import (  # noqa: F401
+        layout,
         linalg,
         nn,
         norm,

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from backends.tensorrt.registry import unsupported
 
-unsupported("TensorRT has no float64, string or complex math (needed by this op)", "det")
-unsupported("integer-only op: TensorRT has no bitwise integer layers",
-            "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "mod")  # fmt: skip
-unsupported("integer matmul/conv: express it as Q/DQ (quantize-dequantize) instead",
+unsupported("TensorRT has a layer for it, but the converter is not written yet",
+            "scatter_nd", "scatter_elements", "one_hot", "reverse_sequence", "nonzero")  # fmt: skip
+unsupported("TensorRT's normalization layer has num_groups, but its per-channel scale layout "
+            "is unverified here; not converted", "group_normalization")  # fmt: skip
+unsupported("no TensorRT layer; a decomposition into layers is not written yet",
+            "attention", "rotary_embedding", "lp_normalization", "lp_pool", "global_lp_pool",
+            "hardmax", "trilu", "eye_like", "shrink",
+            "cumprod", "mod", "compress")  # fmt: skip
+unsupported("no TensorRT layer computes a determinant", "det")
+unsupported("TensorRT has no bitwise integer layers (AND/OR/XOR take bool only)",
+            "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not")  # fmt: skip
+unsupported("integer matmul/conv with zero points: TensorRT expresses quantized math as "
+            "symmetric Q/DQ around float layers; convert the graph to Q/DQ form first",
             "matmul_integer", "conv_integer", "qlinear_matmul", "qlinear_conv")  # fmt: skip
-unsupported("dynamic quantization with a computed zero point (TensorRT is symmetric)",
-            "dynamic_quantize_linear")  # fmt: skip
-unsupported("data-dependent output shape; needs INonZeroLayer handling not written yet",
-            "nonzero", "compress")  # fmt: skip
-unsupported("no TensorRT layer; a decomposition is not written yet",
-            "attention", "rotary_embedding", "group_normalization", "lp_normalization",
-            "lp_pool", "global_lp_pool", "depth_to_space", "space_to_depth", "hardmax",
-            "trilu", "eye_like", "one_hot", "scatter_elements", "scatter_nd", "gather_nd",
-            "reverse_sequence", "cumprod", "shrink", "is_inf")  # fmt: skip
+unsupported("dynamic quantization computes an asymmetric uint8 zero point; TensorRT "
+            "quantization is symmetric", "dynamic_quantize_linear")  # fmt: skip

@@ -159,6 +159,13 @@ CASES: list[tuple[str, list[Any], dict[str, Any]]] = [
     ),
     ("cumsum", [X, Const(np.int64(1))], {"exclusive": 1}),
     ("einsum", [X, rand(4, 5, seed=29)], {"equation": "abc,cd->abd"}),
+    ("depth_to_space", [rand(2, 8, 3, 4)], {"blocksize": 2}),
+    ("depth_to_space", [rand(2, 8, 3, 4)], {"blocksize": 2, "mode": "CRD"}),
+    ("space_to_depth", [rand(2, 3, 4, 6)], {"blocksize": 2}),
+    ("gather_nd", [X, Const(np.array([[1, 2], [0, 1]], np.int64))], {}),
+    ("gather_nd", [X, Const(np.array([[[1], [0]], [[2], [2]]], np.int64))], {"batch_dims": 1}),
+    ("is_inf", [np.array([1.0, np.inf, -np.inf, np.nan], np.float32)], {}),
+    ("is_inf", [np.array([1.0, np.inf, -np.inf, np.nan], np.float32)], {"detect_negative": 0}),
 ]
 
 

@@ -1,0 +1,86 @@
+"""depth_to_space / space_to_depth as two shuffles, gather_nd (GatherMode.ND), is_inf.
+
+depth_to_space, block b, on (N, C, H, W) with static C, H, W:
+DCR: reshape (N, b, b, C/b², H, W), transpose (0, 3, 4, 1, 5, 2), reshape (N, C/b², H·b, W·b);
+CRD: reshape (N, C/b², b, b, H, W), transpose (0, 1, 4, 2, 5, 3), same final reshape.
+space_to_depth: reshape (N, C, H/b, b, W/b, b), transpose (0, 3, 5, 1, 2, 4),
+reshape (N, C·b², H/b, W/b). A 0 in `reshape_dims` copies N (symbolic batch allowed).
+is_inf = ISINF, and-ed with x > 0 / x < 0 when only one sign is detected.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backends.tensorrt.emitter import Emitter
+from backends.tensorrt.registry import converter
+from compiler.ir import Node
+
+
+def _static_chw(node: Node) -> str | None:
+    x = node.inputs[0]
+    shape = () if x is None or x.type.shape is None else x.type.shape
+    if len(shape) != 4 or not all(isinstance(d, int) for d in shape[1:]):
+        return f"{node.op} needs a rank-4 input with static C, H, W"
+    return None
+
+
+def _two_shuffles(em: Emitter, t: Any, first: tuple[int, ...], perm: tuple[int, ...],
+                  last: tuple[int, ...]) -> Any:  # fmt: skip
+    a = em.reshape(t, first)
+    layer = em.network.add_shuffle(a)
+    layer.first_transpose = perm
+    layer.reshape_dims = last
+    return em.out(layer)
+
+
+@converter("depth_to_space", check=_static_chw)
+def convert_depth_to_space(em: Emitter, node: Node) -> list[Any]:
+    x = node.inputs[0]
+    assert x is not None
+    _, c, h, w = em.dims(x)
+    b = int(node.attrs["blocksize"])
+    c2 = c // (b * b)
+    if node.attrs.get("mode", "DCR") == "CRD":
+        first, perm = (0, c2, b, b, h, w), (0, 1, 4, 2, 5, 3)
+    else:
+        first, perm = (0, b, b, c2, h, w), (0, 3, 4, 1, 5, 2)
+    return [_two_shuffles(em, em.tensor(x), first, perm, (0, c2, h * b, w * b))]
+
+
+@converter("space_to_depth", check=_static_chw)
+def convert_space_to_depth(em: Emitter, node: Node) -> list[Any]:
+    x = node.inputs[0]
+    assert x is not None
+    _, c, h, w = em.dims(x)
+    b = int(node.attrs["blocksize"])
+    first, perm = (0, c, h // b, b, w // b, b), (0, 3, 5, 1, 2, 4)
+    return [_two_shuffles(em, em.tensor(x), first, perm, (0, c * b * b, h // b, w // b))]
+
+
+@converter("gather_nd")
+def convert_gather_nd(em: Emitter, node: Node) -> list[Any]:
+    x, idx = node.inputs
+    assert x is not None and idx is not None
+    layer = em.network.add_gather_v2(em.tensor(x), em.tensor(idx), em.trt.GatherMode.ND)
+    layer.num_elementwise_dims = int(node.attrs["batch_dims"])
+    return [em.out(layer)]
+
+
+def _is_inf_check(node: Node) -> str | None:
+    if not node.attrs.get("detect_negative") and not node.attrs.get("detect_positive"):
+        return "is_inf detecting neither sign"
+    return None
+
+
+@converter("is_inf", check=_is_inf_check)
+def convert_is_inf(em: Emitter, node: Node) -> list[Any]:
+    x = node.inputs[0]
+    assert x is not None
+    t = em.tensor(x)
+    inf = em.unary(t, "ISINF")
+    if node.attrs["detect_negative"] and node.attrs["detect_positive"]:
+        return [inf]
+    zero = em.scalar_like(0.0, x.type.dtype, em.rank(x))
+    sign = em.elementwise(t, zero, "GREATER" if node.attrs["detect_positive"] else "LESS")
+    return [em.elementwise(inf, sign, "AND")]
