@@ -39,7 +39,7 @@ _KEPT_OPS = (
 
 
 def from_torch(
-    module: Any, example_args: tuple[Any, ...], dynamic_shapes: Any = None, *, name: str = "main"
+    module: Any, example_args: Any, dynamic_shapes: Any = None, *, name: str | None = None
 ) -> Graph:
     """Export a PyTorch module and lower it to an IR graph.
 
@@ -51,7 +51,7 @@ def from_torch(
         dynamic_shapes: As for `torch.export.export`, e.g. `({0: Dim("batch")},)`; each named
             `Dim` becomes an IR symbol of that name. Use an example batch of 2 or more: torch
             specialises size-1 dims.
-        name: The graph name.
+        name: The graph name (default: the module's class name).
 
     Returns:
         The graph in program order, types inferred by the irforge registry.
@@ -68,7 +68,7 @@ def from_torch(
         program = program.run_decompositions(_decomposition_table(torch))
     except Exception as exc:  # noqa: BLE001  torch raises many types; report one clear error
         raise FrontendError(f"torch.export failed: {type(exc).__name__}: {exc}") from exc
-    return lower_exported(program, module, dynamic_shapes, name=name)
+    return lower_exported(program, module, dynamic_shapes, name=name or type(module).__name__)
 
 
 def lower_exported(

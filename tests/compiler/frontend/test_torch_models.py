@@ -103,8 +103,9 @@ def test_default_pipeline_reaches_the_same_node_count(case: Case) -> None:
         assert abs(n - ours) <= slack, f"{case.name}: torch.export {ours} nodes, {path} {n}"
 
 
-def test_lifted_weights_keep_their_state_dict_names(case: Case) -> None:
+def test_graph_and_weights_keep_their_torch_names(case: Case) -> None:
     graph = case.graphs["torch.export"]
+    assert graph.name == type(case.module).__name__
     consts = {n.outputs[0].name: n.attrs["value"] for n in graph.nodes if n.op == "const"}
     state = case.module.state_dict()
     named = [k for k in state if k in consts]
