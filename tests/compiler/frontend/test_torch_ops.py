@@ -205,3 +205,11 @@ def test_dynamic_shapes_by_argument_name() -> None:
     x, y = _rand(5, 3), _rand(5, 6)
     got = nb.run(graph, [x.numpy(), y.numpy()]).values[0]
     np.testing.assert_array_equal(got, _TwoInputs()(x, y).numpy())
+
+
+def test_an_unlowerable_argument_names_the_node_and_its_module() -> None:
+    module = Fn(lambda m, x: m.pool(x), pool=torch.nn.AvgPool2d(2, divisor_override=3))
+    with pytest.raises(FrontendError, match="node 'avg_pool2d'.*divisor_override") as info:
+        compiler.from_torch(module, (_rand(1, 2, 4, 4),))
+    assert isinstance(info.value.loc, TorchLoc) and info.value.loc.module == "pool"
+    assert "torch module 'pool'" in str(info.value)
