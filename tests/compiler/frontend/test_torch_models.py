@@ -155,3 +155,15 @@ def test_print_parse_law_on_a_torch_graph(case: Case) -> None:
     text, resources = print_graph_with_resources(graph)
     again = parse_graph(text, resources=resources)
     assert print_graph_with_resources(again)[0] == text
+
+
+def test_transformer_with_symbolic_batch_and_sequence() -> None:
+    module, x = tm.transformer()
+    dims = ({0: torch.export.Dim("batch"), 1: torch.export.Dim("seq")},)
+    graph = compiler.from_torch(module, (x,), dims)
+    assert graph.inputs[0].type.shape == ("batch", "seq", 32)
+    assert graph.outputs[0].type.shape == ("batch", "seq", 32)
+    gen = torch.Generator().manual_seed(4)
+    for n, seq in ((1, 3), (3, 11), (8, 5)):
+        xn = torch.randn((n, seq, 32), generator=gen)
+        _check(graph, xn.numpy(), _eager(module, xn), f"transformer at {n}x{seq}")
