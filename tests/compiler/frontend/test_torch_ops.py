@@ -13,6 +13,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
+Module: Any = torch.nn.Module
 
 import backends.numpy as nb  # noqa: E402
 import compiler  # noqa: E402
@@ -22,38 +23,38 @@ from compiler.location import TorchLoc  # noqa: E402
 from compiler.verifier import verify  # noqa: E402
 
 
-class Fn(torch.nn.Module):
+class Fn(Module):
     """A module whose forward is `fn(self, *inputs)`; the layers it needs are its children."""
 
-    def __init__(self, fn: Callable[..., Any], **layers: torch.nn.Module) -> None:
+    def __init__(self, fn: Callable[..., Any], **layers: Any) -> None:
         super().__init__()
         self.fn = fn
         for name, layer in layers.items():
             self.add_module(name, layer)
 
-    def forward(self, *xs: torch.Tensor) -> Any:
+    def forward(self, *xs: Any) -> Any:
         return self.fn(self, *xs)
 
 
-def _rand(*shape: int) -> torch.Tensor:
+def _rand(*shape: int) -> Any:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(sum(shape)))
 
 
-def _bn(n: int, affine: bool = True) -> torch.nn.Module:
+def _bn(n: int, affine: bool = True) -> Any:
     bn = torch.nn.BatchNorm2d(n, affine=affine)
     bn.running_mean.copy_(torch.linspace(-0.2, 0.2, n))
     bn.running_var.copy_(torch.linspace(0.5, 1.5, n))
     return bn
 
 
-def _attention(m: Fn, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> Any:
+def _attention(m: Fn, q: Any, k: Any, v: Any) -> Any:
     mask = torch.ones(6, 6, dtype=torch.bool).tril()
     return (F.scaled_dot_product_attention(q, k, v, attn_mask=mask),
             F.scaled_dot_product_attention(q, k, v, attn_mask=q[..., :6] * 0.1),
             F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.3))  # fmt: skip
 
 
-CASES: dict[str, tuple[Callable[[], torch.nn.Module], tuple[torch.Tensor, ...]]] = {
+CASES: dict[str, tuple[Callable[[], Any], tuple[Any, ...]]] = {
     "conv1d_pools_1d": (lambda: Fn(
         lambda m, x: F.max_pool1d(torch.relu(m.c(x)), 2) + F.avg_pool1d(m.c(x), 2),
         c=torch.nn.Conv1d(3, 4, 3, padding=1)), (_rand(2, 3, 10),)),
@@ -192,8 +193,8 @@ def test_core_imports_and_reports_missing_torch() -> None:
     assert "ERR the PyTorch frontend needs torch: pip install irforge[torch]" in out.stdout
 
 
-class _TwoInputs(torch.nn.Module):
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+class _TwoInputs(Module):
+    def forward(self, x: Any, y: Any) -> Any:
         return torch.cat([x, y], dim=1).relu()
 
 
