@@ -96,8 +96,6 @@ def build_plan(graph: Graph, options: BuildOptions | None = None) -> BuildResult
     options = options or BuildOptions()
     trt = _trt.load()
     logger = RecordingLogger(trt, verbose=options.verbose)
-    if options.verbose:
-        logger_min = trt.ILogger.VERBOSE  # noqa: F841  all messages are kept
     emission = emit(graph, logger)
     return build_emission(emission, options)
 
