@@ -49,6 +49,11 @@ def add_parser(sub: Any, commands: dict[str, Any] | None = None) -> None:
     p.add_argument("--layout", choices=("trt", "ort"), default="trt",
                    help="Q/DQ placement: TensorRT fusion points (default) or ONNX Runtime "
                         "integer kernels")  # fmt: skip
+    p.add_argument(
+        "--bias-correction",
+        action="store_true",
+        help="correct biases for the mean weight-rounding error (calibration means)",
+    )
     p.add_argument("--pipeline", default="default", help="clean-up pipeline run first")
     p.add_argument("--batch-size", type=int, default=8, help="calibration batch size")
     p.add_argument("--limit", type=int, default=None, help="most calibration samples used")
@@ -132,7 +137,8 @@ def _sensitivity(graph: Any, calib: Any, args: argparse.Namespace, keep: list[st
     from compiler.quantize.sensitivity import chart, table
 
     data = first_samples(calib.batches, args.eval_samples)
-    options = {"bits": args.bits, "per_channel": args.per_channel, "layout": args.layout}
+    options = {"bits": args.bits, "per_channel": args.per_channel, "layout": args.layout,
+               "bias_correction": args.bias_correction}  # fmt: skip
     scores = sensitivity(graph, calib, data, show_progress=not args.no_progress, **options)
     lines = []
     if args.max_drop is not None:
@@ -161,9 +167,10 @@ def _finish(graph: Any, calib: Any, args: argparse.Namespace, keep: list[str]) -
     from passes.quantize_symmetric import QuantizeSymmetricPass
 
     before = len(graph)
+    means = calib.means if args.bias_correction else None
     pairs, layers = apply_quantization(graph, calib.amax, bits=args.bits,
                                        per_channel=args.per_channel, keep=keep,
-                                       layout=args.layout)  # fmt: skip
+                                       layout=args.layout, means=means)  # fmt: skip
     spec = Pipeline.parse(args.pipeline).spec()
     weights = QuantizeSymmetricPass(args.bits, args.per_channel, ",".join(keep)).spec()
     recipe = ",".join(p for p in (spec, weights) if p)

@@ -36,6 +36,7 @@ class Calibration:
     amax: dict[str, float]
     method: str
     batches: list[Batch] = field(default_factory=list)
+    means: dict[str, np.ndarray] = field(default_factory=dict)  # layer inputs, per channel
 
     def ranges(self) -> dict[str, float]:
         """amax by site name (a JSON-friendly copy)."""
@@ -90,15 +91,44 @@ def calibrate(
         raise CompilerError(f"unknown calibration method {method!r} (valid: {', '.join(METHODS)})")
     sites = activation_sites(graph, layout)
     names = list(dict.fromkeys(n for s in sites for n in (s.name, s.range_name)))
+    channel_axes = _channel_axes(graph)
     observers = {name: Observer() for name in names}
+    sums: dict[str, tuple[np.ndarray, int]] = {}
     program = compile_program(graph)
     for batch in progress(data, len(data), "calibrating", show_progress):
-        captured = program(batch, capture=names).captured
+        captured = program(batch, capture=list(dict.fromkeys([*names, *channel_axes]))).captured
         for name in names:
             observers[name].update(captured[name])
+        for name, axis in channel_axes.items():
+            _accumulate(sums, name, captured[name], axis)
     amax = {n: o.compute_amax(method, 8, percentile) for n, o in observers.items()}
+    means = {n: total / max(count, 1) for n, (total, count) in sums.items()}
     log.info("calibrated %d sites on %d batches (%s)", len(names), len(data), method)
-    return Calibration(observers, amax, method, list(data))
+    return Calibration(observers, amax, method, list(data), means)
+
+
+def _channel_axes(graph: Graph) -> dict[str, int]:
+    """The printed names of conv / gemm data inputs and the axis their mean is taken over (the
+    batch: conv inputs keep a mean map `[C, H, W]`, gemm inputs a mean row)."""
+    from compiler.text.printer import Namer, graph_values
+
+    namer = Namer(graph_values(graph))
+    axes: dict[str, int] = {}
+    for node in graph.nodes:
+        x = node.inputs[0] if node.inputs else None
+        if x is None or node.op not in ("conv", "gemm") or x.const_value() is not None:
+            continue
+        axes[namer.name(x)] = 1 if node.op == "gemm" and node.attrs["transA"] else 0
+    return axes
+
+
+def _accumulate(sums: dict[str, tuple[np.ndarray, int]], name: str, x: np.ndarray,
+                axis: int) -> None:  # fmt: skip
+    """Sum `x` over `axis` (the batch axis, or the rows of a transposed gemm input)."""
+    total = np.asarray(x, np.float64).sum(axis=axis)
+    count = x.shape[axis]
+    old, seen = sums.get(name, (np.zeros_like(total), 0))
+    sums[name] = (old + total, seen + count)
 
 
 def apply_quantization(
@@ -109,16 +139,23 @@ def apply_quantization(
     per_channel: bool = True,
     keep: Collection[str] = (),
     layout: str = "trt",
+    means: dict[str, np.ndarray] | None = None,
 ) -> tuple[int, int]:
     """Insert activation Q/DQ and quantize weights in place, leaving `keep` units in float.
+
+    `means` (layer input means from `calibrate`) turns on bias correction
+    (`passes.quantize_bias_correction`) before the weights are quantized.
 
     Returns:
         (activation Q/DQ pairs, layers whose weights were quantized).
     """
     from compiler.optimizer import optimize
     from passes.quantize_activations import activation_sites, insert_activation_qdq
+    from passes.quantize_bias_correction import correct_biases
     from passes.quantize_symmetric import QuantizeSymmetricPass
 
+    if means:
+        correct_biases(graph, means, bits=bits, per_channel=per_channel, skip=keep)
     sites = activation_sites(graph, layout)
     pairs = insert_activation_qdq(graph, sites, amax, keep, per_use=layout == "ort")
     spec = QuantizeSymmetricPass(bits=bits, per_channel=per_channel, skip=",".join(keep)).spec()
@@ -138,6 +175,7 @@ def quantize(
     pipeline: str = "default",
     keep: Collection[str] = (),
     layout: str = "trt",
+    bias_correction: bool = False,
     batch_size: int = 8,
     limit: int | None = None,
     images: ImageOptions | None = None,
@@ -157,6 +195,8 @@ def quantize(
         keep: Printed output names of layers (and residual adds) to leave in float.
         layout: "trt" (Q/DQ where TensorRT fuses them) or "ort" (also on layer outputs, with
             relu / clip(0, ·) split out, so ONNX Runtime runs integer kernels).
+        bias_correction: Correct conv / gemm biases for the mean weight-rounding error
+            (`passes.quantize_bias_correction`), from the calibration means.
         batch_size: Samples per calibration batch (file sources).
         limit: Most calibration samples used.
         images: Image pre-processing for image folders.
@@ -175,8 +215,9 @@ def quantize(
         loaded = load_batches(graph, data, batch_size=batch_size, limit=limit, images=images)
         calib = calibrate(graph, loaded, method=method, percentile=percentile, layout=layout,
                           show_progress=show_progress)  # fmt: skip
+    means = calib.means if bias_correction else None
     pairs, layers = apply_quantization(graph, calib.amax, bits=bits, per_channel=per_channel,
-                                       keep=keep, layout=layout)  # fmt: skip
+                                       keep=keep, layout=layout, means=means)  # fmt: skip
     return QuantizeResult(calib, list(keep), pairs, layers, pipeline)
 
 
@@ -215,7 +256,7 @@ __all__ = ["Calibration", "QuantizeResult", "apply_quantization", "calibrate", "
 
 
 def sensitivity(graph: Graph, calib: Calibration, data: Sequence[Batch], *, bits: int = 8,
-                per_channel: bool = True, layout: str = "trt",
+                per_channel: bool = True, layout: str = "trt", bias_correction: bool = False,
                 show_progress: bool = True) -> list[Any]:  # fmt: skip
     """Rank the units of the `prepare`d float `graph` by sensitivity on `data`."""
     from compiler.quantize.sensitivity import rank_layers
@@ -227,7 +268,8 @@ def sensitivity(graph: Graph, calib: Calibration, data: Sequence[Batch], *, bits
     def run_only(unit: str) -> list[list[np.ndarray]]:
         q = graph.clone()
         apply_quantization(q, calib.amax, bits=bits, per_channel=per_channel, layout=layout,
-                           keep=[u for u in units if u != unit])  # fmt: skip
+                           keep=[u for u in units if u != unit],
+                           means=calib.means if bias_correction else None)  # fmt: skip
         return run_batches(q, data)
 
     def bar(items: Sequence[str]) -> Sequence[str]:
@@ -256,6 +298,7 @@ def keep_for_budget(
     bits: int = 8,
     per_channel: bool = True,
     layout: str = "trt",
+    bias_correction: bool = False,
 ) -> Any:
     """The fewest most-sensitive units (in `ranked` order) to keep in float so the metric on
     `data` is within budget (`compiler.quantize.sensitivity.keep_within_budget`)."""
@@ -266,7 +309,8 @@ def keep_for_budget(
     def run_keep(keep: Sequence[str]) -> list[list[np.ndarray]]:
         q = graph.clone()
         apply_quantization(q, calib.amax, bits=bits, per_channel=per_channel, keep=keep,
-                           layout=layout)  # fmt: skip
+                           layout=layout,
+                           means=calib.means if bias_correction else None)  # fmt: skip
         return run_batches(q, data)
 
     return keep_within_budget(ranked, ref, run_keep, metric, max_drop)
