@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -189,7 +190,10 @@ def test_core_imports_and_reports_missing_torch() -> None:
         "try:\n    compiler.from_torch(object(), ())\n"
         "except compiler.FrontendError as e:\n    print('ERR', e)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    )
     assert "ERR the PyTorch frontend needs torch: pip install irforge[torch]" in out.stdout
 
 
