@@ -53,6 +53,7 @@ class Emitter:
     layers: list[LayerInfo] = field(default_factory=list)
     node: Node | None = None
     _per_node: dict[str, int] = field(default_factory=dict)
+    value_names: set[str] = field(default_factory=set)  # tensors named after IR values
 
     # ---- values ------------------------------------------------------------------------------
     def tensor(self, value: Value) -> Any:

@@ -102,6 +102,9 @@ def _convert(em: Emitter, node: Node) -> None:
         if t is None:
             continue
         _check_output(em, node, value, t)
+        if t.name not in em.value_names:  # a tensor carries its (first) IR value's name
+            t.name = em.names[value]
+            em.value_names.add(t.name)
         em.tensors[value] = t
     em.node = None
 
