@@ -54,6 +54,12 @@ def add_parser(sub: Any, commands: dict[str, Any] | None = None) -> None:
         action="store_true",
         help="correct biases for the mean weight-rounding error (calibration means)",
     )
+    p.add_argument(
+        "--backend",
+        choices=("numpy", "onnxruntime"),
+        default="numpy",
+        help="what runs the float graph for calibration (default: numpy)",
+    )
     p.add_argument("--pipeline", default="default", help="clean-up pipeline run first")
     p.add_argument("--batch-size", type=int, default=8, help="calibration batch size")
     p.add_argument("--limit", type=int, default=None, help="most calibration samples used")
@@ -122,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
     if not data:
         raise CompilerError(f"calibration data {args.calib} holds no samples")
     calib = calibrate(graph, data, method=args.method, percentile=args.percentile,
-                      layout=args.layout, show_progress=not args.no_progress)  # fmt: skip
+                      layout=args.layout, show_progress=not args.no_progress,
+                      backend=args.backend)  # fmt: skip
     keep = list(args.keep)
     if reports:
         keep = _sensitivity(graph, calib, args, keep, reports)

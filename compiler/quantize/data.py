@@ -1,9 +1,10 @@
 """Calibration data: `.npz` files, folders of arrays or images, or any Python iterable.
 
-Every source becomes an iterator of batches: dicts from graph input name to array.
+Every source becomes an iterator of batches of `batch_size` samples (the last may be shorter):
+dicts from graph input name to array.
 
-- A `.npz` file: arrays by input name; a single-input model may use any one name (`x`, `arr_0`).
-  Arrays are split along axis 0 into batches of `batch_size` (the file holds N samples).
+- A `.npz` file: arrays by input name; a single-input model may use any one name (`x`, `arr_0`);
+  axis 0 counts the samples.
 - A folder: its `.npy`, `.npz` and image files (`.png .jpg .jpeg .bmp .ppm .pgm .tif .tiff`) in
   name order; each file is one sample or a batch of samples (a `.npy` whose rank is the input's
   is a batch; one rank lower is a single sample). Images are decoded with Pillow, converted to the
@@ -57,7 +58,7 @@ def batches(
     Args:
         source: A path (`.npz` file or folder) or an iterable of dicts / arrays.
         inputs: The graph inputs to feed.
-        batch_size: Samples per batch for file sources.
+        batch_size: Samples per batch.
         limit: Stop after this many samples (None: all).
         images: Image pre-processing (default: [0, 1] pixels).
 
@@ -74,7 +75,7 @@ def batches(
             raise CompilerError(f"calibration data {path}: expected a .npz file or a folder")
         yield from _rebatch(stream, batch_size, limit)
         return
-    yield from _limit((_as_batch(item, inputs) for item in source), limit)
+    yield from _rebatch((_as_batch(item, inputs) for item in source), batch_size, limit)
 
 
 def _npz(path: Path, inputs: Sequence[InputSpec]) -> Iterator[Batch]:

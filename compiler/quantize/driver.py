@@ -80,9 +80,13 @@ def calibrate(
     percentile: float = 99.99,
     layout: str = "trt",
     show_progress: bool = True,
+    backend: str = "numpy",
 ) -> Calibration:
-    """Observe every activation site of `graph` over `data` and pick ranges with `method`."""
-    from backends.numpy import compile as compile_program
+    """Observe every activation site of `graph` over `data` and pick ranges with `method`.
+
+    `backend` runs the float graph: "numpy" (the reference) or "onnxruntime" (faster; float
+    results agree with the reference to rounding).
+    """
     from passes.quantize_activations import activation_sites
 
     if method not in METHODS:
@@ -94,9 +98,9 @@ def calibrate(
     channel_axes = _channel_axes(graph)
     observers = {name: Observer() for name in names}
     sums: dict[str, tuple[np.ndarray, int]] = {}
-    program = compile_program(graph)
+    capture = capturer(graph, list(dict.fromkeys([*names, *channel_axes])), backend)
     for batch in progress(data, len(data), "calibrating", show_progress):
-        captured = program(batch, capture=list(dict.fromkeys([*names, *channel_axes]))).captured
+        captured = capture(batch)
         for name in names:
             observers[name].update(captured[name])
         for name, axis in channel_axes.items():
@@ -125,7 +129,7 @@ def _channel_axes(graph: Graph) -> dict[str, int]:
 def _accumulate(sums: dict[str, tuple[np.ndarray, int]], name: str, x: np.ndarray,
                 axis: int) -> None:  # fmt: skip
     """Sum `x` over `axis` (the batch axis, or the rows of a transposed gemm input)."""
-    total = np.asarray(x, np.float64).sum(axis=axis)
+    total = np.asarray(x).sum(axis=axis, dtype=np.float64)
     count = x.shape[axis]
     old, seen = sums.get(name, (np.zeros_like(total), 0))
     sums[name] = (old + total, seen + count)
@@ -176,6 +180,7 @@ def quantize(
     keep: Collection[str] = (),
     layout: str = "trt",
     bias_correction: bool = False,
+    backend: str = "numpy",
     batch_size: int = 8,
     limit: int | None = None,
     images: ImageOptions | None = None,
@@ -197,7 +202,8 @@ def quantize(
             relu / clip(0, ·) split out, so ONNX Runtime runs integer kernels).
         bias_correction: Correct conv / gemm biases for the mean weight-rounding error
             (`passes.quantize_bias_correction`), from the calibration means.
-        batch_size: Samples per calibration batch (file sources).
+        backend: What runs the float graph for calibration: "numpy" or "onnxruntime".
+        batch_size: Samples per calibration batch.
         limit: Most calibration samples used.
         images: Image pre-processing for image folders.
         show_progress: Show a progress bar (or log lines) while calibrating.
@@ -214,7 +220,7 @@ def quantize(
     else:
         loaded = load_batches(graph, data, batch_size=batch_size, limit=limit, images=images)
         calib = calibrate(graph, loaded, method=method, percentile=percentile, layout=layout,
-                          show_progress=show_progress)  # fmt: skip
+                          show_progress=show_progress, backend=backend)  # fmt: skip
     means = calib.means if bias_correction else None
     pairs, layers = apply_quantization(graph, calib.amax, bits=bits, per_channel=per_channel,
                                        keep=keep, layout=layout, means=means)  # fmt: skip
@@ -241,6 +247,55 @@ def run_batches(graph: Graph, data: Sequence[Batch]) -> list[list[np.ndarray]]:
 
     program = compile_program(graph)
     return [list(program(batch).values) for batch in data]
+
+
+Capture = Callable[[Batch], dict[str, np.ndarray]]
+
+
+def capturer(graph: Graph, names: Sequence[str], backend: str = "numpy") -> Capture:
+    """A function returning the values of `graph` named `names` (printed names) for a batch."""
+    if backend == "numpy":
+        from backends.numpy import compile as compile_program
+
+        program = compile_program(graph)
+        return lambda batch: program(batch, capture=names).captured
+    if backend != "onnxruntime":
+        from compiler.errors import CompilerError
+
+        raise CompilerError(f"unknown backend {backend!r} (valid: numpy, onnxruntime)")
+    return _ort_capturer(graph, names)
+
+
+def _ort_capturer(graph: Graph, names: Sequence[str]) -> Capture:
+    """Export a copy whose values carry their printed names, with `names` as extra outputs."""
+    from onnx import helper
+
+    from backends.onnx import to_onnx
+    from backends.onnx.runtime import session
+    from compiler.frontend.onnx_data import DTYPE_TO_ONNX
+    from compiler.text.printer import Namer, graph_values
+
+    copy = graph.clone()
+    namer = Namer(graph_values(copy))
+    for value in namer.values:
+        value.name = namer.name(value)
+    inputs = {v.name for v in copy.inputs}
+    wanted = [n for n in names if n not in inputs]
+    model = to_onnx(copy)
+    present = {o.name for o in model.graph.output}
+    types = {namer.name(v): v.type.dtype for v in namer.values}
+    for name in wanted:
+        if name not in present:
+            info = helper.make_tensor_value_info(name, DTYPE_TO_ONNX[types[name]], None)
+            model.graph.output.append(info)
+    sess = session(model, threads=2, optimization="basic")
+
+    def capture(batch: Batch) -> dict[str, np.ndarray]:
+        got = dict(zip(wanted, sess.run(wanted, batch), strict=True))
+        got.update({n: batch[n] for n in names if n in inputs})
+        return got
+
+    return capture
 
 
 Evaluate = Callable[[Graph], list[list[np.ndarray]]]

@@ -44,10 +44,14 @@ class Observer:
     def update(self, x: np.ndarray) -> None:
         """Add one batch of values (any shape; NaN is ignored)."""
         a = np.abs(np.asarray(x, dtype=np.float32)).ravel()
-        a = a[np.isfinite(a)]
         if a.size == 0:
             return
         peak = float(a.max())
+        if not np.isfinite(peak):
+            a = a[np.isfinite(a)]
+            if a.size == 0:
+                return
+            peak = float(a.max())
         self.amax = max(self.amax, peak)
         self.count += a.size
         if peak == 0.0 and self.width == 0.0:

@@ -46,8 +46,8 @@ def test_folder_of_arrays_and_images(tmp_path: Path) -> None:
 
 def test_iterables_of_dicts_and_arrays() -> None:
     arrays = [RNG.standard_normal((2, 3, 4, 5)).astype(np.float32) for _ in range(3)]
-    assert _sizes(batches(arrays, SPEC)) == [2, 2, 2]
-    assert _sizes(batches(({"x": a} for a in arrays), SPEC, limit=5)) == [2, 2, 1]
+    assert _sizes(batches(arrays, SPEC)) == [6]
+    assert _sizes(batches(({"x": a} for a in arrays), SPEC, batch_size=2, limit=5)) == [2, 2, 1]
 
 
 @pytest.mark.parametrize(

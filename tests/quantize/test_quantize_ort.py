@@ -95,3 +95,20 @@ def test_quantized_mnist_matches_onnxruntime(material: Any, layout: str) -> None
     logits = ours.values[0]
     fused = run_onnxruntime(to_onnx(g), {"x": x}, optimization="all")["logits"]
     assert np.mean(fused.argmax(1) == logits.argmax(1)) >= 0.995  # integer kernels
+
+
+def test_onnxruntime_calibration_matches_the_reference(material: Any) -> None:
+    from compiler.driver import load_model
+    from compiler.quantize.driver import calibrate, prepare
+
+    d = np.load(Path(material("mnist_cnn")).parent / "mnist_test.npz")
+    graph = load_model(material("mnist_cnn"))
+    prepare(graph, layout="ort")
+    data = [{"x": d["x_train"][i : i + 64]} for i in range(0, 256, 64)]
+    ours = calibrate(graph, data, layout="ort", show_progress=False)
+    theirs = calibrate(graph, data, layout="ort", show_progress=False, backend="onnxruntime")
+    assert ours.amax.keys() == theirs.amax.keys() and len(ours.amax) >= 6
+    for name, amax in ours.amax.items():
+        assert theirs.amax[name] == pytest.approx(amax, rel=1e-5)
+    for name, mean in ours.means.items():
+        np.testing.assert_allclose(theirs.means[name], mean, rtol=1e-4, atol=1e-5)
