@@ -6,11 +6,15 @@ float16 outputs cast back on exit). For a strongly typed TensorRT network this i
 precision means: the emitter adds the casts and fp16 weights the IR now states.
 
 The lint (`fp16_lint`) keeps a node in float32 when
-- one of its float32 constant inputs holds a finite value beyond fp16's ±65504 (e.g. a
-  −3.4e38 attention mask, which would become −inf), or a float attribute (epsilon) is a nonzero
-  magnitude below fp16's smallest subnormal 2**-24 (it would become 0);
-- it consumes a kept node's output and is not range-bounding (its result may still hold the
-  out-of-range values: `add(scores, mask)` keeps the add; a softmax after it is converted).
+- one of its float32 constant inputs (or tensor attributes, e.g. constant_of_shape's value)
+  holds a finite value beyond fp16's ±65504 (e.g. a −3.4e38 attention mask, which would become
+  −inf), or a float attribute (epsilon) is a nonzero magnitude below fp16's smallest subnormal
+  2**-24 (it would become 0); a float `range` stays float32 too (fp16 is exact on integers only
+  up to 2048);
+- it consumes the output of a kept node that is not range-bounding (that output may hold the
+  out-of-range values: `add(scores, mask)` keeps the add, and the softmax reading it, since
+  −3.4e38 would become −inf in fp16 and a fully masked row NaN; the softmax's own output is
+  bounded, so what follows it is converted).
 Each kept node is reported with the reason (logged, and returned by `fp16_lint`).
 
 Before:
@@ -26,14 +30,14 @@ graph @main(%x: f32[2,4]) -> (f32[2,4]) {
 }
 ```
 
-After (the add stays float32; everything else is float16):
+After (the add and the softmax reading it stay float32; the mul is float16):
 
 ```
   %x16 = cast(%x) {to = f16}            %w16 = const() ... : f16[4]
   %a = mul(%x16, %w16) : f16[2,4]
   %a32 = cast(%a) {to = f32}            %b = add(%a32, %m) : f32[2,4]
-  %b16 = cast(%b) {to = f16}            %y = softmax(%b16) : f16[2,4]
-  %y32 = cast(%y) {to = f32}            return %y32
+  %y = softmax(%b) {axis = -1} : f32[2,4]
+  return %y
 ```
 
 Numerics: changed on purpose (float16 rounding, unit roundoff 2**-11); `changes_numerics`.
@@ -82,18 +86,29 @@ class Finding:
         return f"%{out} = {self.node.op}{where} stays float32: {self.reason}"
 
 
+def _overflow(array: np.ndarray) -> float | None:
+    """The largest finite magnitude of a float32 array when it exceeds fp16's range."""
+    if array.dtype != np.float32 or array.size == 0:
+        return None
+    finite = np.abs(array[np.isfinite(array)])
+    top = float(finite.max()) if finite.size else 0.0
+    return top if top > FP16_MAX else None
+
+
 def _const_reason(node: Node) -> str | None:
     for v in node.inputs:
         array = None if v is None else v.const_value()
-        if array is None or array.dtype != np.float32 or array.size == 0:
-            continue
-        finite = np.abs(array[np.isfinite(array)])
-        if finite.size and float(finite.max()) > FP16_MAX:
-            return (f"constant %{v.name} holds {float(finite.max()):.3g} beyond fp16's "  # type: ignore[union-attr]
-                    f"±{FP16_MAX:g}")  # fmt: skip
+        top = None if array is None else _overflow(array)
+        if top is not None:
+            return f"constant %{v.name} holds {top:.3g} beyond fp16's ±{FP16_MAX:g}"  # type: ignore[union-attr]
     for key, val in node.attrs.items():
         if isinstance(val, float) and 0.0 < abs(val) < FP16_TINY:
             return f"attribute {key} = {val:g} is below fp16's smallest subnormal (would be 0)"
+        top = _overflow(val) if isinstance(val, np.ndarray) else None
+        if top is not None:
+            return f"attribute {key} holds {top:.3g} beyond fp16's ±{FP16_MAX:g}"
+    if node.op == "range" and node.outputs[0].dtype == F32:
+        return "a float range: fp16 holds integers exactly only up to 2048"
     return None
 
 
@@ -113,17 +128,19 @@ def _boundary_cast(node: Node) -> bool:
 def fp16_lint(graph: Graph) -> list[Finding]:
     """The float32 nodes that must stay float32 (see the module docstring), in program order."""
     kept: dict[Node, str] = {}
+    tainted: set[Node] = set()  # kept nodes whose outputs may hold values beyond fp16
     for node in graph.nodes:
         if not _computes_f32(node):
             continue
         reason = _const_reason(node)
-        if reason is None and node.op not in BOUNDED:
-            upstream = [v.producer for v in node.inputs if v is not None and v.producer in kept]
-            if upstream:
-                src = upstream[0].outputs[0].name
-                reason = f"its input %{src} may hold values beyond fp16 (kept upstream)"
+        upstream = [v.producer for v in node.inputs if v is not None and v.producer in tainted]
+        if reason is None and upstream:
+            src = upstream[0].outputs[0].name
+            reason = f"its input %{src} may hold values beyond fp16 (kept upstream)"
         if reason is not None:
             kept[node] = reason
+            if node.op not in BOUNDED:
+                tainted.add(node)
     return [Finding(n, r) for n, r in kept.items()]
 
 

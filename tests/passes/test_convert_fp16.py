@@ -35,15 +35,25 @@ def _ops(g: Graph) -> dict[str, DType]:
 
 def test_mask_add_stays_fp32_and_is_reported() -> None:
     g = masked_softmax(-3.4e38)
-    (finding,) = fp16_lint(g)
-    assert finding.node.op == "add" and "3.4e+38" in finding.reason
+    add, softmax = fp16_lint(g)
+    assert add.node.op == "add" and "3.4e+38" in add.reason
+    assert softmax.node.op == "softmax" and "%s" in softmax.reason
     assert ConvertFp16Pass().run(g)
     verify(g)
     dtypes = _ops(g)
     assert dtypes["a"] == F16 and dtypes["s"] == F32 and dtypes["y"] == F32
-    softmax = next(n for n in g.nodes if n.op == "softmax")
-    assert softmax.outputs[0].type.dtype == F16
     assert [v.name for v in g.outputs] == ["y"] and g.outputs[0].type.dtype == F32
+
+
+def test_only_what_follows_a_bounded_op_converts_back() -> None:
+    g = masked_softmax(-3.4e38)
+    y = g.outputs[0]
+    with g.inserting_after(y.producer) as b:  # type: ignore[arg-type]
+        g.outputs = [b.op("mul", y, y, names=["z"])]
+    assert [f.node.op for f in fp16_lint(g)] == ["add", "softmax"]
+    ConvertFp16Pass().run(g)
+    verify(g)
+    assert _ops(g)["z_f16"] == F16 and g.outputs[0].type.dtype == F32
 
 
 def test_numerics_within_fp16_tolerance_and_finite() -> None:
@@ -85,3 +95,17 @@ def test_tiny_epsilon_keeps_layer_norm_fp32() -> None:
     (finding,) = fp16_lint(g)
     assert "epsilon" in finding.reason
     assert not ConvertFp16Pass().run(g)
+
+
+def test_run_time_mask_from_constant_of_shape_stays_fp32() -> None:
+    g = Graph()
+    x = g.add_input("x", TensorType(F32, (2, 4)))
+    b = g.builder()
+    shape = b.const(np.array([2, 4], np.int64), "shape")
+    mask = b.op("constant_of_shape", shape, value=np.array([-3.4e38], np.float32), names=["m"])
+    g.outputs = [b.op("softmax", b.op("add", x, mask, names=["s"]), axis=-1, names=["y"])]
+    kept = {f.node.outputs[0].name: f.reason for f in fp16_lint(g)}
+    assert set(kept) == {"m", "s", "y"} and "value" in kept["m"]
+    ConvertFp16Pass().run(g)
+    verify(g)
+    assert np.all(np.isfinite(run(g, {"x": np.ones((2, 4), np.float32)}).outputs["y"]))
