@@ -190,3 +190,30 @@ def _resize(trt: Any, layer: Any, ins: list[Any]) -> list[np.ndarray]:
     assert fn is not None
     y = fn([_wide(x), None, scales, sizes], attrs)[0]
     return [typed(trt, layer, y)]
+
+
+@rule("SCATTER")
+def _scatter(trt: Any, layer: Any, ins: list[Any]) -> list[np.ndarray]:
+    x, idx, upd = ins
+    y = x.copy()
+    if layer.mode.name == "ELEMENT":
+        coords = list(np.indices(idx.shape))  # no broadcasting (unlike np.put_along_axis)
+        coords[layer.axis] = np.where(idx < 0, idx + x.shape[layer.axis], idx)
+        y[tuple(coords)] = upd
+        return [typed(trt, layer, y)]
+    q = idx.shape[-1]
+    flat_idx = idx.reshape(-1, q)
+    flat_upd = upd.reshape((flat_idx.shape[0], *x.shape[q:]))
+    for k, where in enumerate(flat_idx):
+        y[tuple(where)] = flat_upd[k]
+    return [typed(trt, layer, y)]
+
+
+@rule("ONE_HOT")
+def _one_hot(trt: Any, layer: Any, ins: list[Any]) -> list[np.ndarray]:
+    idx, values, depth = ins
+    d = int(np.asarray(depth).reshape(()))
+    fixed = np.where(idx < 0, idx + d, idx)
+    hot = fixed[..., None] == np.arange(d)
+    y = np.where(hot, values[1], values[0])
+    return [typed(trt, layer, np.moveaxis(y, -1, layer.axis))]

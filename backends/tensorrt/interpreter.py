@@ -34,7 +34,7 @@ _CLASSES = {
     "SELECT": "ISelectLayer", "FILL": "IFillLayer", "QUANTIZE": "IQuantizeLayer",
     "DEQUANTIZE": "IDequantizeLayer", "CAST": "ICastLayer", "NORMALIZATION": "INormalizationLayer",
     "SQUEEZE": "ISqueezeLayer", "UNSQUEEZE": "IUnsqueezeLayer", "CUMULATIVE": "ICumulativeLayer",
-    "EINSUM": "IEinsumLayer",
+    "EINSUM": "IEinsumLayer", "SCATTER": "IScatterLayer", "ONE_HOT": "IOneHotLayer",
 }  # fmt: skip
 
 

@@ -1,4 +1,6 @@
-"""depth_to_space / space_to_depth as two shuffles, gather_nd (GatherMode.ND), is_inf.
+"""depth_to_space / space_to_depth as two shuffles, gather_nd (GatherMode.ND), is_inf,
+scatter_elements / scatter_nd (IScatterLayer ELEMENT / ND, no reduction), one_hot (IOneHotLayer:
+int32 indices, values [off, on], constant depth).
 
 depth_to_space, block b, on (N, C, H, W) with static C, H, W:
 DCR: reshape (N, b, b, C/b², H, W), transpose (0, 3, 4, 1, 5, 2), reshape (N, C/b², H·b, W·b);
@@ -12,9 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from backends.tensorrt.emitter import Emitter
+from backends.tensorrt.hostvalue import host_value
 from backends.tensorrt.registry import converter
 from compiler.ir import Node
+from compiler.types import DType
 
 
 def _static_chw(node: Node) -> str | None:
@@ -84,3 +90,40 @@ def convert_is_inf(em: Emitter, node: Node) -> list[Any]:
     zero = em.scalar_like(0.0, x.type.dtype, em.rank(x))
     sign = em.elementwise(t, zero, "GREATER" if node.attrs["detect_positive"] else "LESS")
     return [em.elementwise(inf, sign, "AND")]
+
+
+def _scatter_check(node: Node) -> str | None:
+    if node.attrs.get("reduction", "none") != "none":
+        return "scatter with a reduction (TensorRT scatters overwrite)"
+    return None
+
+
+@converter("scatter_elements", "scatter_nd", check=_scatter_check)
+def convert_scatter(em: Emitter, node: Node) -> list[Any]:
+    x, idx, upd = node.inputs
+    assert x is not None and idx is not None and upd is not None
+    mode = em.trt.ScatterMode.ELEMENT if node.op == "scatter_elements" else em.trt.ScatterMode.ND
+    layer = em.network.add_scatter(em.tensor(x), em.tensor(idx), em.tensor(upd), mode)
+    if node.op == "scatter_elements":
+        layer.axis = int(node.attrs["axis"]) % em.rank(x)
+    return [em.out(layer)]
+
+
+def _one_hot_check(node: Node) -> str | None:
+    depth = node.inputs[1]
+    if depth is None or host_value(depth) is None:
+        return "one_hot needs a constant depth"
+    return None
+
+
+@converter("one_hot", check=_one_hot_check)
+def convert_one_hot(em: Emitter, node: Node) -> list[Any]:
+    idx, depth_v, values = node.inputs
+    assert idx is not None and depth_v is not None and values is not None
+    depth = np.asarray(host_value(depth_v)).reshape(()).astype(np.int32)
+    axis = int(node.attrs["axis"]) % (em.rank(idx) + 1)
+    indices = em.tensor(idx)
+    if idx.type.dtype != DType.INT32:
+        indices = em.cast(indices, DType.INT32)
+    layer = em.network.add_one_hot(indices, em.tensor(values), em.constant(depth), axis)
+    return [em.out(layer)]

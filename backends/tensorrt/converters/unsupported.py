@@ -5,7 +5,7 @@ from __future__ import annotations
 from backends.tensorrt.registry import unsupported
 
 unsupported("TensorRT has a layer for it, but the converter is not written yet",
-            "scatter_nd", "scatter_elements", "one_hot", "reverse_sequence", "nonzero")  # fmt: skip
+            "reverse_sequence", "nonzero")  # fmt: skip
 unsupported("TensorRT's normalization layer has num_groups, but its per-channel scale layout "
             "is unverified here; not converted", "group_normalization")  # fmt: skip
 unsupported("no TensorRT layer; a decomposition into layers is not written yet",

@@ -166,6 +166,21 @@ CASES: list[tuple[str, list[Any], dict[str, Any]]] = [
     ("gather_nd", [X, Const(np.array([[[1], [0]], [[2], [2]]], np.int64))], {"batch_dims": 1}),
     ("is_inf", [np.array([1.0, np.inf, -np.inf, np.nan], np.float32)], {}),
     ("is_inf", [np.array([1.0, np.inf, -np.inf, np.nan], np.float32)], {"detect_negative": 0}),
+    (
+        "scatter_elements",
+        [X, Const(np.array([[[3, 0]], [[1, 2]]], np.int64)), rand(2, 1, 2, seed=30)],
+        {"axis": 2},
+    ),
+    ("scatter_nd", [X, Const(np.array([[1, 2], [0, 0]], np.int64)), rand(2, 4, seed=31)], {}),
+    (
+        "one_hot",
+        [
+            np.array([[0, 3], [-1, 1]], np.int64),
+            Const(np.int64(4)),
+            Const(np.array([-1.0, 2.0], np.float32)),
+        ],
+        {"axis": 1},
+    ),
 ]
 
 
