@@ -1,6 +1,7 @@
 """depth_to_space / space_to_depth as two shuffles, gather_nd (GatherMode.ND), is_inf,
 scatter_elements / scatter_nd (IScatterLayer ELEMENT / ND, no reduction), one_hot (IOneHotLayer:
-int32 indices, values [off, on], constant depth).
+int32 indices, values [off, on], constant depth), shrink (two selects), trilu (a constant
+triangular mask on static last two dims, then a select).
 
 depth_to_space, block b, on (N, C, H, W) with static C, H, W:
 DCR: reshape (N, b, b, C/b², H, W), transpose (0, 3, 4, 1, 5, 2), reshape (N, C/b², H·b, W·b);
@@ -127,3 +128,45 @@ def convert_one_hot(em: Emitter, node: Node) -> list[Any]:
         indices = em.cast(indices, DType.INT32)
     layer = em.network.add_one_hot(indices, em.tensor(values), em.constant(depth), axis)
     return [em.out(layer)]
+
+
+@converter("shrink", check=lambda n: None if n.outputs[0].dtype.is_float else "integer shrink")
+def convert_shrink(em: Emitter, node: Node) -> list[Any]:
+    """y = x + bias where x < −λ, x − bias where x > λ, else 0 (two selects)."""
+    x = node.inputs[0]
+    assert x is not None
+    t, rank, dtype = em.tensor(x), em.rank(x), x.type.dtype
+    lam, bias = float(node.attrs["lambd"]), float(node.attrs["bias"])
+    lo, hi = em.scalar_like(-lam, dtype, rank), em.scalar_like(lam, dtype, rank)
+    b, zero = em.scalar_like(bias, dtype, rank), em.scalar_like(0.0, dtype, rank)
+    above = em.out(em.network.add_select(em.elementwise(t, hi, "GREATER"),
+                                         em.elementwise(t, b, "SUB"), zero))  # fmt: skip
+    below = em.elementwise(t, lo, "LESS")
+    return [em.out(em.network.add_select(below, em.elementwise(t, b, "SUM"), above))]
+
+
+def _trilu_check(node: Node) -> str | None:
+    x = node.inputs[0]
+    k = node.inputs[1] if len(node.inputs) > 1 else None
+    shape = () if x is None or x.type.shape is None else x.type.shape
+    if len(shape) < 2 or not all(isinstance(d, int) for d in shape[-2:]):
+        return "trilu needs static last two dims"
+    if k is not None and host_value(k) is None:
+        return "trilu needs a constant k"
+    return None
+
+
+@converter("trilu", check=_trilu_check)
+def convert_trilu(em: Emitter, node: Node) -> list[Any]:
+    """A constant triangular boolean mask (last two dims) selects x or 0."""
+    x = node.inputs[0]
+    assert x is not None
+    k_v = node.inputs[1] if len(node.inputs) > 1 else None
+    k = 0 if k_v is None else int(np.asarray(host_value(k_v)).reshape(()))
+    rows, cols = em.dims(x)[-2:]
+    ones = np.ones((rows, cols), bool)
+    mask = np.triu(ones, k) if node.attrs["upper"] else np.tril(ones, k)
+    rank = em.rank(x)
+    keep = em.constant(mask.reshape((1,) * (rank - 2) + mask.shape))
+    zero = em.scalar_like(0, x.type.dtype, rank)
+    return [em.out(em.network.add_select(keep, em.tensor(x), zero))]
