@@ -170,3 +170,28 @@ def convert_trilu(em: Emitter, node: Node) -> list[Any]:
     keep = em.constant(mask.reshape((1,) * (rank - 2) + mask.shape))
     zero = em.scalar_like(0, x.type.dtype, rank)
     return [em.out(em.network.add_select(keep, em.tensor(x), zero))]
+
+
+def _hardmax_check(node: Node) -> str | None:
+    x = node.inputs[0]
+    shape = () if x is None or x.type.shape is None else x.type.shape
+    axis = int(node.attrs["axis"]) % max(len(shape), 1)
+    if not shape or not isinstance(shape[axis], int):
+        return "hardmax needs a static dim on its axis"
+    return None
+
+
+@converter("hardmax", check=_hardmax_check)
+def convert_hardmax(em: Emitter, node: Node) -> list[Any]:
+    """one_hot(top-1 index along axis): 1 at the maximum, 0 elsewhere. ONNX picks the first of
+    tied maxima; TensorRT's top-k tie order is unspecified (unverified for ties)."""
+    x = node.inputs[0]
+    assert x is not None
+    rank = em.rank(x)
+    axis = int(node.attrs["axis"]) % rank
+    top = em.network.add_topk(em.tensor(x), em.trt.TopKOperation.MAX, 1, 1 << axis)
+    em.name(top)
+    idx = em.out(em.network.add_squeeze(top.get_output(1), em.constant(np.array([axis]))))
+    values = em.constant(np.array([0, 1], x.type.dtype.to_numpy()))
+    depth = em.constant(np.array(em.dims(x)[axis], np.int32))
+    return [em.out(em.network.add_one_hot(idx, values, depth, axis))]

@@ -10,7 +10,7 @@ unsupported("TensorRT's normalization layer has num_groups, but its per-channel 
             "is unverified here; not converted", "group_normalization")  # fmt: skip
 unsupported("no TensorRT layer; a decomposition into layers is not written yet",
             "attention", "rotary_embedding", "lp_normalization", "lp_pool", "global_lp_pool",
-            "hardmax", "eye_like",
+            "eye_like",
             "cumprod", "mod", "compress")  # fmt: skip
 unsupported("no TensorRT layer computes a determinant", "det")
 unsupported("TensorRT has no bitwise integer layers (AND/OR/XOR take bool only)",

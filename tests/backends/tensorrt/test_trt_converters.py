@@ -174,6 +174,7 @@ CASES: list[tuple[str, list[Any], dict[str, Any]]] = [
     ("shrink", [X], {"lambd": 0.4, "bias": 0.1}),
     ("trilu", [X, Const(np.int64(1))], {}),
     ("trilu", [X], {"upper": 0}),
+    ("hardmax", [X], {"axis": 1}),
     ("scatter_nd", [X, Const(np.array([[1, 2], [0, 0]], np.int64)), rand(2, 4, seed=31)], {}),
     (
         "one_hot",
