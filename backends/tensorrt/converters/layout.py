@@ -1,7 +1,7 @@
 """depth_to_space / space_to_depth as two shuffles, gather_nd (GatherMode.ND), is_inf,
 scatter_elements / scatter_nd (IScatterLayer ELEMENT / ND, no reduction), one_hot (IOneHotLayer:
 int32 indices, values [off, on], constant depth), shrink (two selects), trilu (a constant
-triangular mask on static last two dims, then a select).
+triangular mask on static last two dims, then a select), hardmax (one_hot of the top-1 index).
 
 depth_to_space, block b, on (N, C, H, W) with static C, H, W:
 DCR: reshape (N, b, b, C/b², H, W), transpose (0, 3, 4, 1, 5, 2), reshape (N, C/b², H·b, W·b);
