@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from hypothesis import given
+from test_pass_properties import models
 
 from backends.numpy import run
 from backends.numpy.tolerance import SAFETY, accumulation_depths, max_abs_error
 from compiler.graph import Graph
+from compiler.passmanager.numerics import random_inputs
 from compiler.types import DType, TensorType
 from compiler.verifier import verify
 from passes.convert_fp16 import ConvertFp16Pass, fp16_lint
@@ -109,3 +112,20 @@ def test_run_time_mask_from_constant_of_shape_stays_fp32() -> None:
     ConvertFp16Pass().run(g)
     verify(g)
     assert np.all(np.isfinite(run(g, {"x": np.ones((2, 4), np.float32)}).outputs["y"]))
+
+
+@given(graph=models())
+def test_random_models_verify_stay_close_and_are_idempotent(graph: Graph) -> None:
+    """On the pass property tests' random CNN blocks: verify holds, the interface stays float32,
+    outputs are within fp16-derived tolerance of the float32 graph, a second run is a no-op."""
+    x = random_inputs(graph.inputs, seed=0)
+    want = list(run(graph, x).values)
+    depths = accumulation_depths(graph)
+    atols = [SAFETY * 2.0**-11 * math.sqrt(max(depths.get(v, 1), 1)) * float(np.abs(w).max())
+             for v, w in zip(graph.outputs, want, strict=True)]  # fmt: skip
+    ConvertFp16Pass().run(graph)
+    verify(graph)
+    got = list(run(graph, x).values)
+    for have, ref, atol in zip(got, want, atols, strict=True):
+        assert have.dtype == np.float32 and max_abs_error(have, ref) <= atol
+    assert not ConvertFp16Pass().run(graph)
