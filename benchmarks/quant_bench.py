@@ -13,14 +13,16 @@ Variants, all QDQ with per-channel symmetric int8 weights:
 * `ort sym`  — `quant_pre_process` + `quantize_static(QDQ, per_channel, QInt8/QInt8,
   WeightSymmetric, ActivationSymmetric)`, MinMax calibration (the issue's peer recipe);
 * `ort asym` — the same with asymmetric activations (MATERIAL.md's recipe);
-* `ours trt` / `ours ort` — `irforge quantize` (mse ranges) with the TensorRT or the ONNX Runtime
-  Q/DQ layout.
+* `ours trt` / `ours ort` — `irforge quantize` (mse ranges, calibration run in ONNX Runtime) with
+  the TensorRT or the ONNX Runtime Q/DQ layout; `+bc` adds `--bias-correction`.
 Every model is run in ONNX Runtime (CPU, 1 thread, ORT_ENABLE_ALL): SQNR (dB) and rel-L2 of the
 outputs against the float model, top-1 agreement, accuracy (MNIST), and batch-1 latency as the
 median of `--rounds` interleaved samples of >= 0.3 s each. For ours, `ref SQNR` is the NumPy
 reference backend's quantized graph against float (what TensorRT's engine should reproduce).
 `--budget` adds `--max-drop 0 --metric top1` on effnet_lite0 (sensitivity and the budget loop on
-the 40 calibration images). `--record` appends the tables to benchmarks/results/quantization.md.
+the 40 calibration images, run in ONNX Runtime without graph optimizations; the final numbers on
+the 10 photos come from the reference backend). `--record` appends the tables to
+benchmarks/results/quantization.md.
 """
 
 from __future__ import annotations
@@ -102,10 +104,13 @@ def ort_quantize(src: Path, calib: list[np.ndarray], out: Path, symmetric: bool)
     return time.perf_counter() - start
 
 
-def ours_quantize(src: Path, calib: list[np.ndarray], out: Path, layout: str) -> tuple[float, Any]:
+def ours_quantize(
+    src: Path, calib: list[np.ndarray], out: Path, layout: str, bias: bool
+) -> tuple[float, Any]:
     start = time.perf_counter()
     graph = load_model(src)
-    quantize(graph, calib, layout=layout, show_progress=False)
+    quantize(graph, calib, layout=layout, bias_correction=bias, backend="onnxruntime",
+             show_progress=False)  # fmt: skip
     save_onnx(graph, out)
     return time.perf_counter() - start, graph
 
@@ -144,10 +149,10 @@ def bench_model(name: str, rounds: int, tmp: Path) -> list[dict[str, Any]]:
     from compiler.quantize.driver import run_batches
 
     float_ref = run_batches(float_graph, [{float_graph.inputs[0].name: x}])
-    for layout in ("trt", "ort"):
-        key = f"ours {layout}"
-        variants[key] = tmp / f"{name}.ours_{layout}.onnx"
-        seconds, graph = ours_quantize(src, calib, variants[key], layout)
+    for layout, bias in (("trt", False), ("ort", False), ("trt", True), ("ort", True)):
+        key = f"ours {layout}" + (" +bc" if bias else "")
+        variants[key] = tmp / f"{name}.ours_{layout}{'_bc' if bias else ''}.onnx"
+        seconds, graph = ours_quantize(src, calib, variants[key], layout, bias)
         ref = run_batches(graph, [{graph.inputs[0].name: x}])
         rows[key] = {"quantize s": f"{seconds:.2f}", "ref SQNR": f"{sqnr_db(float_ref, ref):.2f}"}
     fp = outputs(src, x)
@@ -186,13 +191,13 @@ def budget(rounds: int) -> list[str]:
     for layout in ("trt", "ort"):
         graph = load_model(src)
         prepare(graph, layout=layout)
-        data = load_batches(graph, calib, batch_size=8)
-        data = [{"x": np.concatenate([b["x"] for b in data[i : i + 5]])} for i in (0, 5)]
+        data = load_batches(graph, calib, batch_size=20)
         start = time.perf_counter()
-        cal = calibrate(graph, data, layout=layout, show_progress=False)
-        scores = sensitivity(graph, cal, data, layout=layout, show_progress=False)
+        cal = calibrate(graph, data, layout=layout, show_progress=False, backend="onnxruntime")
+        options: dict[str, Any] = {"layout": layout, "backend": "onnxruntime"}
+        scores = sensitivity(graph, cal, data, show_progress=False, **options)
         result = keep_for_budget(graph, cal, data, [s.unit for s in scores], metric="top1",
-                                 max_drop=0.0, layout=layout)  # fmt: skip
+                                 max_drop=0.0, **options)  # fmt: skip
         seconds = time.perf_counter() - start
         ref = run_batches(graph, [{"x": x}])
         apply_quantization(graph, cal.amax, keep=result.keep, layout=layout)

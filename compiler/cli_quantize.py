@@ -58,7 +58,7 @@ def add_parser(sub: Any, commands: dict[str, Any] | None = None) -> None:
         "--backend",
         choices=("numpy", "onnxruntime"),
         default="numpy",
-        help="what runs the float graph for calibration (default: numpy)",
+        help="what runs calibration and --report (default: numpy, the reference)",
     )
     p.add_argument("--pipeline", default="default", help="clean-up pipeline run first")
     p.add_argument("--batch-size", type=int, default=8, help="calibration batch size")
@@ -145,7 +145,7 @@ def _sensitivity(graph: Any, calib: Any, args: argparse.Namespace, keep: list[st
 
     data = first_samples(calib.batches, args.eval_samples)
     options = {"bits": args.bits, "per_channel": args.per_channel, "layout": args.layout,
-               "bias_correction": args.bias_correction}  # fmt: skip
+               "bias_correction": args.bias_correction, "backend": args.backend}  # fmt: skip
     scores = sensitivity(graph, calib, data, show_progress=not args.no_progress, **options)
     lines = []
     if args.max_drop is not None:

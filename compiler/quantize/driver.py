@@ -241,8 +241,17 @@ def prepare(graph: Graph, pipeline: str = "default", layout: str = "trt") -> Non
         split_epilogues(graph)
 
 
-def run_batches(graph: Graph, data: Sequence[Batch]) -> list[list[np.ndarray]]:
-    """The reference backend's outputs of `graph` on each batch."""
+def run_batches(
+    graph: Graph, data: Sequence[Batch], backend: str = "numpy"
+) -> list[list[np.ndarray]]:
+    """The outputs of `graph` on each batch: the reference backend, or ONNX Runtime without graph
+    optimizations (the same Q/DQ arithmetic; float accumulation order may flip a rounding)."""
+    if backend == "onnxruntime":
+        from backends.onnx import to_onnx
+        from backends.onnx.runtime import session
+
+        sess = session(to_onnx(graph), threads=2, optimization="disable")
+        return [list(sess.run(None, batch)) for batch in data]
     from backends.numpy import compile as compile_program
 
     program = compile_program(graph)
@@ -312,20 +321,20 @@ __all__ = ["Calibration", "QuantizeResult", "apply_quantization", "calibrate", "
 
 def sensitivity(graph: Graph, calib: Calibration, data: Sequence[Batch], *, bits: int = 8,
                 per_channel: bool = True, layout: str = "trt", bias_correction: bool = False,
-                show_progress: bool = True) -> list[Any]:  # fmt: skip
+                show_progress: bool = True, backend: str = "numpy") -> list[Any]:  # fmt: skip
     """Rank the units of the `prepare`d float `graph` by sensitivity on `data`."""
     from compiler.quantize.sensitivity import rank_layers
     from passes.quantize_activations import activation_sites, units_of
 
     units = units_of(activation_sites(graph, layout)) + _weight_only_units(graph)
-    ref = run_batches(graph, data)
+    ref = run_batches(graph, data, backend)
 
     def run_only(unit: str) -> list[list[np.ndarray]]:
         q = graph.clone()
         apply_quantization(q, calib.amax, bits=bits, per_channel=per_channel, layout=layout,
                            keep=[u for u in units if u != unit],
                            means=calib.means if bias_correction else None)  # fmt: skip
-        return run_batches(q, data)
+        return run_batches(q, data, backend)
 
     def bar(items: Sequence[str]) -> Sequence[str]:
         return list(progress(items, len(items), "sensitivity", show_progress))
@@ -354,19 +363,20 @@ def keep_for_budget(
     per_channel: bool = True,
     layout: str = "trt",
     bias_correction: bool = False,
+    backend: str = "numpy",
 ) -> Any:
     """The fewest most-sensitive units (in `ranked` order) to keep in float so the metric on
     `data` is within budget (`compiler.quantize.sensitivity.keep_within_budget`)."""
     from compiler.quantize.sensitivity import keep_within_budget
 
-    ref = run_batches(graph, data)
+    ref = run_batches(graph, data, backend)
 
     def run_keep(keep: Sequence[str]) -> list[list[np.ndarray]]:
         q = graph.clone()
         apply_quantization(q, calib.amax, bits=bits, per_channel=per_channel, keep=keep,
                            layout=layout,
                            means=calib.means if bias_correction else None)  # fmt: skip
-        return run_batches(q, data)
+        return run_batches(q, data, backend)
 
     return keep_within_budget(ranked, ref, run_keep, metric, max_drop)
 
