@@ -4,6 +4,8 @@ float outputs within one quantization step where a float op follows)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from _trtcheck import Const, build_and_compare, one_node, rand, requires_trt
@@ -77,3 +79,22 @@ def test_unsupported_quantization_is_reported(inputs: list, attrs: dict, reason:
     graph, _ = one_node("quantize_linear", inputs, attrs)
     report = capability_report(graph)
     assert not report.ok and reason in report.problems[0].reason
+
+
+def test_weight_quantized_model_from_the_quantize_pass(material: Any) -> None:
+    """`quantize-symmetric` (int8 weights in Q/DQ form) -> int8 constants + IDequantizeLayer
+    kernels on every conv: builds, and the network equals the reference's fake quantization."""
+    from compiler.passmanager import find_pass
+
+    if find_pass("quantize-symmetric") is None:
+        pytest.skip("the quantize-symmetric pass (quantization issue) is not in this tree")
+    from test_trt_models import feeds_for
+
+    import compiler
+
+    graph = compiler.load(material("resnet200"))
+    compiler.optimize(graph, "default,quantize-symmetric")
+    result = build_and_compare(graph, feeds_for(graph))
+    net = result.emission.network
+    kinds = [net.get_layer(i).type.name for i in range(net.num_layers)]
+    assert kinds.count("DEQUANTIZE") >= kinds.count("CONVOLUTION") == 201
