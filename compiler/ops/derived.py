@@ -60,18 +60,18 @@ def derived(arrays: tuple[np.ndarray, ...], key: Hashable, fn: Callable[..., T])
     while _CACHE and _held[0] + size > BUDGET:
         _forget(next(iter(_CACHE)))
 
-    def drop(_ref: weakref.ref[np.ndarray], slot: _Key = slot) -> None:
-        _forget(slot)
+    def drop(_ref: weakref.ref[np.ndarray], slot: _Key = slot, forget: Any = _forget) -> None:
+        forget(slot)  # bound now: at interpreter exit the module's globals may already be None
 
     _CACHE[slot] = (tuple(weakref.ref(a, drop) for a in arrays), result, size)
     _held[0] += size
     return result
 
 
-def _forget(slot: _Key) -> None:
-    entry = _CACHE.pop(slot, None)
+def _forget(slot: _Key, cache: dict[_Key, Any] = _CACHE, held: list[int] = _held) -> None:
+    entry = cache.pop(slot, None)
     if entry is not None:
-        _held[0] -= entry[2]
+        held[0] -= entry[2]
 
 
 def _nbytes(result: Any) -> int:

@@ -4,8 +4,8 @@
 transpose / BN / activation chains, elementwise trees with broadcast constants, reshapes and
 transposes, flatten + gemm/matmul heads, dropout and identity clutter, constants shared between
 nodes, and 1-3 graph outputs (intermediates included). For each pass: the verifier holds after it,
-the outputs stay within the derived tolerance of the reference backend, and a second run changes
-nothing (returns False).
+the outputs stay within the derived tolerance of the reference backend (for passes that do not
+declare `changes_numerics`), and a second run changes nothing (returns False).
 
 (Named `test_pass_properties.py`: pytest needs unique test-module basenames and tests/text has a
 `test_properties.py`.)
@@ -183,7 +183,9 @@ def _passes() -> list[str]:
     return [name for name in pass_names() if not name.startswith("test-")]
 
 
-def _check(graph: Graph, pipeline: str, again: Callable[[Graph], bool]) -> None:
+def _check(
+    graph: Graph, pipeline: str, again: Callable[[Graph], bool], numerics: bool = True
+) -> None:
     verify(graph)
     arrays = random_inputs(graph.inputs, seed=0)
     want = _outputs(graph, arrays)
@@ -191,7 +193,10 @@ def _check(graph: Graph, pipeline: str, again: Callable[[Graph], bool]) -> None:
     compiler.optimize(graph, pipeline, verify_each=True)
     got = _outputs(graph, arrays)
     assert len(got) == len(want)
+    assert [g.shape for g in got] == [w.shape for w in want]
     for i, (have, ref, atol) in enumerate(zip(got, want, atols, strict=True)):
+        if not numerics:  # fp16 / quantizing passes: their own tests bound the error
+            break
         err = max_abs_error(have, ref)
         assert err <= atol, f"{pipeline}: output {i} off by {err:.3g} > {atol:.3g}"
     assert not again(graph), f"{pipeline}: a second run changed the graph (not idempotent)"
@@ -202,7 +207,9 @@ def _check(graph: Graph, pipeline: str, again: Callable[[Graph], bool]) -> None:
 def test_pass_preserves_verify_numerics_and_is_idempotent(name: str, graph: Graph) -> None:
     cls = find_pass(name)
     assert cls is not None
-    _check(graph, name, lambda g: cls().run(g))
+    # passes that change numerics on purpose (changes_numerics) are held to verify, shapes and
+    # idempotence here; their error bounds are tested in their own modules
+    _check(graph, name, lambda g: cls().run(g), numerics=not cls.changes_numerics)
 
 
 @given(graph=models())
