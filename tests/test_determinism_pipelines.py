@@ -1,0 +1,51 @@
+"""Determinism of the deployment pipelines: `trt-fp16` and `trt-int8` outputs (ONNX, textual IR) and
+TensorRT builds (plan bytes and the `--layer-map` JSON) are byte-identical across processes with
+different `PYTHONHASHSEED`s. The `default` pipeline on every MATERIAL model is covered by
+`test_determinism.py`; this file reuses its worker on a subset per pipeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from material import model_path
+from test_determinism import _run_workers
+
+ROOT = Path(__file__).resolve().parent.parent
+MNIST = ROOT / "examples" / "models" / "mnist_cnn_raw.onnx"
+
+
+@pytest.mark.parametrize("pipeline", ["trt-fp16", "trt-int8"])
+def test_deployment_pipelines_are_byte_identical_across_processes(
+    pipeline: str, tmp_path: Path
+) -> None:
+    paths = [MNIST, *(p for p in (model_path(m) for m in ("resnet200", "effnet_lite0")) if p)]
+    first, second = _run_workers(paths, tmp_path / "out", pipeline)
+    assert sorted(first) == sorted(p.stem for p in paths)
+    for model, files in first.items():
+        assert len(files) >= 3, model
+        assert files == second[model], f"{model} ({pipeline}): outputs differ between processes"
+
+
+def _build(tmp: Path, seed: str, precision: str) -> tuple[str, str]:
+    plan, layers = tmp / f"{seed}.plan", tmp / f"{seed}.json"
+    cmd = [sys.executable, "-m", "compiler", "build", str(MNIST), "-o", str(plan),
+           "--precision", precision, "--layer-map", str(layers)]  # fmt: skip
+    env = {**os.environ, "PYTHONHASHSEED": seed}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return (hashlib.sha256(plan.read_bytes()).hexdigest(),
+            hashlib.sha256(layers.read_bytes()).hexdigest())  # fmt: skip
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_tensorrt_plan_and_layer_map_are_byte_identical(precision: str, tmp_path: Path) -> None:
+    if not any(importlib.util.find_spec(n) for n in ("tensorrt", "tensorrt_rtx")):
+        pytest.skip("needs tensorrt or tensorrt_rtx (the tensorrt extra)")
+    assert _build(tmp_path, "1", precision) == _build(tmp_path, "2", precision)
