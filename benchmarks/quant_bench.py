@@ -19,10 +19,10 @@ Every model is run in ONNX Runtime (CPU, 1 thread, ORT_ENABLE_ALL): SQNR (dB) an
 outputs against the float model, top-1 agreement, accuracy (MNIST), and batch-1 latency as the
 median of `--rounds` interleaved samples of >= 0.3 s each. For ours, `ref SQNR` is the NumPy
 reference backend's quantized graph against float (what TensorRT's engine should reproduce).
-`--budget` adds `--max-drop 0 --metric top1` on effnet_lite0 (sensitivity and the budget loop on
-the 40 calibration images, run in ONNX Runtime without graph optimizations; the final numbers on
-the 10 photos come from the reference backend). `--record` appends the tables to
-benchmarks/results/quantization.md.
+`--budget` adds `--max-drop 0 --metric top1 --eval photos` on effnet_lite0: calibration on the 40
+copies, sensitivity and the budget loop on the 10 photos (run in ONNX Runtime without graph
+optimizations; the final numbers on the photos come from the reference backend). `--record`
+appends the tables to benchmarks/results/quantization.md.
 """
 
 from __future__ import annotations
@@ -195,8 +195,9 @@ def budget(rounds: int) -> list[str]:
         start = time.perf_counter()
         cal = calibrate(graph, data, layout=layout, show_progress=False, backend="onnxruntime")
         options: dict[str, Any] = {"layout": layout, "backend": "onnxruntime"}
-        scores = sensitivity(graph, cal, data, show_progress=False, **options)
-        result = keep_for_budget(graph, cal, data, [s.unit for s in scores], metric="top1",
+        photos = [{"x": x}]
+        scores = sensitivity(graph, cal, photos, show_progress=False, **options)
+        result = keep_for_budget(graph, cal, photos, [s.unit for s in scores], metric="top1",
                                  max_drop=0.0, **options)  # fmt: skip
         seconds = time.perf_counter() - start
         ref = run_batches(graph, [{"x": x}])

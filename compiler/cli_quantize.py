@@ -82,7 +82,14 @@ def add_parser(sub: Any, commands: dict[str, Any] | None = None) -> None:
         "--eval-samples",
         type=int,
         default=64,
-        help="calibration samples used for --report / --max-drop (default 64)",
+        help="samples used for --report / --max-drop (default 64)",
+    )
+    p.add_argument(
+        "--eval",
+        type=Path,
+        default=None,
+        metavar="DATA",
+        help="data for --report / --max-drop (default: the calibration data)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset of the output")
@@ -119,7 +126,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.calib.exists():
         raise CompilerError(f"no such calibration data: {args.calib}")
     reports = _report_paths(args)
-    check_outputs([args.input, args.calib], [args.output, *reports], force=args.force)
+    if args.eval is not None and not args.eval.exists():
+        raise CompilerError(f"no such evaluation data: {args.eval}")
+    check_outputs([args.input, args.calib, args.eval], [args.output, *reports], force=args.force)
     images = ImageOptions(_floats(args.mean, "mean"), _floats(args.std, "std"))
     graph = load_model(args.input)
     prepare(graph, args.pipeline, args.layout)
@@ -132,18 +141,21 @@ def run(args: argparse.Namespace) -> int:
                       backend=args.backend)  # fmt: skip
     keep = list(args.keep)
     if reports:
-        keep = _sensitivity(graph, calib, args, keep, reports)
+        evaluation = calib.batches
+        if args.eval is not None:
+            evaluation = load_batches(graph, args.eval, batch_size=args.batch_size, images=images)
+        keep = _sensitivity(graph, calib, evaluation, args, keep, reports)
     _finish(graph, calib, args, keep)
     return 0
 
 
-def _sensitivity(graph: Any, calib: Any, args: argparse.Namespace, keep: list[str],
-                 reports: list[Path]) -> list[str]:  # fmt: skip
+def _sensitivity(graph: Any, calib: Any, evaluation: Any, args: argparse.Namespace,
+                 keep: list[str], reports: list[Path]) -> list[str]:  # fmt: skip
     from compiler.fileio import atomic_write
     from compiler.quantize.driver import first_samples, keep_for_budget, sensitivity
     from compiler.quantize.sensitivity import chart, table
 
-    data = first_samples(calib.batches, args.eval_samples)
+    data = first_samples(evaluation, args.eval_samples)
     options = {"bits": args.bits, "per_channel": args.per_channel, "layout": args.layout,
                "bias_correction": args.bias_correction, "backend": args.backend}  # fmt: skip
     scores = sensitivity(graph, calib, data, show_progress=not args.no_progress, **options)

@@ -64,11 +64,12 @@ def test_image_folder_calibration(mnist: Any, tmp_path: Path) -> None:
 
 
 def test_report_and_max_drop(mnist: Any, tmp_path: Path, capsys: Any) -> None:
-    model, calib, _ = mnist
-    out = tmp_path / "q.onnx"
+    model, calib, d = mnist
+    out, held_out = tmp_path / "q.onnx", tmp_path / "eval.npz"
+    np.savez(held_out, x=d["x"][:48])
     argv = ["quantize", str(model), "-o", str(out), "--calib", str(calib), "--report",
-            "--max-drop", "0", "--metric", "top1", "--eval-samples", "32",
-            "--no-progress"]  # fmt: skip
+            "--max-drop", "0", "--metric", "top1", "--eval", str(held_out),
+            "--eval-samples", "32", "--no-progress"]  # fmt: skip
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "| rank | unit | SQNR (dB)" in text and "--max-drop 0.0 --metric top1" in text
@@ -82,7 +83,8 @@ def test_report_and_max_drop(mnist: Any, tmp_path: Path, capsys: Any) -> None:
     [(["--calib", "missing.npz"], "no such calibration data"),
      (["--calib", "{model}"], "expected a .npz file or a folder"),
      (["--calib", "{calib}", "--batch-size", "0"], "must be at least 1"),
-     (["--calib", "{calib}", "--mean", "a,b"], "--mean: expected numbers")],
+     (["--calib", "{calib}", "--mean", "a,b"], "--mean: expected numbers"),
+     (["--calib", "{calib}", "--eval", "missing.npz"], "no such evaluation data")],
 )  # fmt: skip
 def test_bad_input_exits_2(
     mnist: Any, tmp_path: Path, capsys: Any, extra: list[str], message: str
