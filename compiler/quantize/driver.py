@@ -307,18 +307,6 @@ def _ort_capturer(graph: Graph, names: Sequence[str]) -> Capture:
     return capture
 
 
-Evaluate = Callable[[Graph], list[list[np.ndarray]]]
-
-
-def evaluator(data: Sequence[Batch]) -> Evaluate:
-    """A function running a graph on `data` with the reference backend."""
-    return lambda graph: run_batches(graph, data)
-
-
-__all__ = ["Calibration", "QuantizeResult", "apply_quantization", "calibrate", "evaluator",
-           "load_batches", "quantize", "run_batches", "specs"]  # fmt: skip
-
-
 def sensitivity(graph: Graph, calib: Calibration, data: Sequence[Batch], *, bits: int = 8,
                 per_channel: bool = True, layout: str = "trt", bias_correction: bool = False,
                 show_progress: bool = True, backend: str = "numpy") -> list[Any]:  # fmt: skip
@@ -392,3 +380,10 @@ def first_samples(data: Sequence[Batch], count: int) -> list[Batch]:
         out.append({k: v[:left] for k, v in batch.items()})
         left -= n
     return out
+
+
+__all__ = [
+    "Calibration", "QuantizeResult", "apply_quantization", "calibrate", "capturer",
+    "first_samples", "keep_for_budget", "load_batches", "prepare", "quantize", "run_batches",
+    "sensitivity", "specs",
+]  # fmt: skip
