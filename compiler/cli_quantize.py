@@ -91,6 +91,9 @@ def add_parser(sub: Any, commands: dict[str, Any] | None = None) -> None:
         metavar="DATA",
         help="data for --report / --max-drop (default: the calibration data)",
     )
+    p.add_argument("--save-ranges", type=Path, default=None, metavar="FILE.json",
+                   help="write the activation ranges; the model's pipeline metadata then "
+                        "replays with quantize-activations{ranges=FILE.json}")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset of the output")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
@@ -128,9 +131,11 @@ def run(args: argparse.Namespace) -> int:
     reports = _report_paths(args)
     if args.eval is not None and not args.eval.exists():
         raise CompilerError(f"no such evaluation data: {args.eval}")
-    check_outputs([args.input, args.calib, args.eval], [args.output, *reports], force=args.force)
+    outputs = [args.output, *reports, args.save_ranges]
+    check_outputs([args.input, args.calib, args.eval], outputs, force=args.force)
     images = ImageOptions(_floats(args.mean, "mean"), _floats(args.std, "std"))
     graph = load_model(args.input)
+    before = len(graph)
     prepare(graph, args.pipeline, args.layout)
     data = load_batches(graph, args.calib, batch_size=args.batch_size, limit=args.limit,
                         images=images)  # fmt: skip
@@ -145,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         if args.eval is not None:
             evaluation = load_batches(graph, args.eval, batch_size=args.batch_size, images=images)
         keep = _sensitivity(graph, calib, evaluation, args, keep, reports)
-    _finish(graph, calib, args, keep)
+    _finish(graph, calib, args, keep, before)
     return 0
 
 
@@ -180,23 +185,40 @@ def _sensitivity(graph: Any, calib: Any, evaluation: Any, args: argparse.Namespa
     return keep
 
 
-def _finish(graph: Any, calib: Any, args: argparse.Namespace, keep: list[str]) -> None:
+def _finish(graph: Any, calib: Any, args: argparse.Namespace, keep: list[str], before: int) -> None:
     from compiler.passmanager import Pipeline
     from compiler.quantize.driver import apply_quantization
     from passes.quantize_symmetric import QuantizeSymmetricPass
 
-    before = len(graph)
     means = calib.means if args.bias_correction else None
     pairs, layers = apply_quantization(graph, calib.amax, bits=args.bits,
                                        per_channel=args.per_channel, keep=keep,
                                        layout=args.layout, means=means)  # fmt: skip
     spec = Pipeline.parse(args.pipeline).spec()
     weights = QuantizeSymmetricPass(args.bits, args.per_channel, ",".join(keep)).spec()
-    recipe = ",".join(p for p in (spec, weights) if p)
+    acts = _save_ranges(args, calib.amax, keep)
+    recipe = ",".join(p for p in (spec, acts, weights) if p)
     _save(graph, args.output, recipe, args.opset)
     print(f"quantized {args.input}: {layers} layer(s) with {args.bits}-bit weights, {pairs} "
           f"activation Q/DQ pair(s) ({args.method}, {args.layout} layout), {len(keep)} kept in "
           f"float; {before} -> {len(graph)} nodes; wrote {args.output}")  # fmt: skip
+
+
+def _save_ranges(args: argparse.Namespace, amax: dict[str, float], keep: list[str]) -> str:
+    """Write `--save-ranges` and return the replaying pass spec ("" when not asked, or when bias
+    correction changed biases that the ranges cannot replay)."""
+    if args.save_ranges is None:
+        return ""
+    import json
+
+    from compiler.fileio import atomic_write
+    from passes.quantize_activations_pass import QuantizeActivationsPass
+
+    data = {"layout": args.layout, "method": args.method, "ranges": amax}
+    atomic_write(args.save_ranges, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+    if args.bias_correction:
+        return ""
+    return QuantizeActivationsPass(str(args.save_ranges), ",".join(keep)).spec()
 
 
 def _save(graph: Any, path: Path, spec: str, opset: int | None) -> None:

@@ -136,6 +136,8 @@ def _output_sites(graph: Graph, sites: dict[Value, Site], namer: Namer) -> None:
         out = node.outputs[0]
         if node.op not in LAYER_OPS or out.is_graph_output or out.type.dtype != DType.FLOAT32:
             continue
+        if any(user.op in QDQ_OPS for user in out.users):  # already quantized
+            continue
         unit = namer.name(out)
         site = sites.setdefault(out, Site(out, unit))
         taken = {(n, i) for n, i, _ in site.uses}

@@ -104,3 +104,30 @@ def test_trt_int8_pipeline_quantizes_weights(mnist: Any, tmp_path: Path) -> None
     assert main(argv) == 0
     inits = {t.name: t.data_type for t in onnx.load(out).graph.initializer}
     assert sum(1 for t in inits.values() if t == onnx.TensorProto.INT8) >= 6
+
+
+def test_saved_ranges_replay_the_same_model(mnist: Any, tmp_path: Path) -> None:
+    model, calib, _ = mnist
+    for layout in ("trt", "ort"):
+        first, again = tmp_path / f"{layout}1.onnx", tmp_path / f"{layout}2.onnx"
+        ranges = tmp_path / f"{layout}.json"
+        argv = ["quantize", str(model), "-o", str(first), "--calib", str(calib), "--layout",
+                layout, "--save-ranges", str(ranges), "--no-progress"]  # fmt: skip
+        assert main(argv) == 0
+        pipeline = {p.key: p.value for p in onnx.load(first).metadata_props}["irforge.pipeline"]
+        assert "quantize-activations{ranges=" in pipeline and str(ranges) in pipeline
+        assert main(["optimize", str(model), "-o", str(again), "--pipeline", pipeline]) == 0
+        assert onnx.load(first).graph == onnx.load(again).graph
+
+
+def test_quantize_activations_pass_refuses_foreign_ranges(mnist: Any, tmp_path: Path) -> None:
+    import compiler
+    from compiler.errors import PassError
+
+    model, _, _ = mnist
+    ranges = tmp_path / "r.json"
+    ranges.write_text('{"layout": "trt", "ranges": {"x": 2.8}}')
+    with pytest.raises(PassError, match="no range for"):
+        compiler.optimize(load_model(model), f'default,quantize-activations{{ranges="{ranges}"}}')
+    with pytest.raises(PassError, match="needs ranges"):
+        compiler.optimize(load_model(model), "quantize-activations")
