@@ -1,4 +1,6 @@
-"""`irforge run`: execute a model on the NumPy reference backend or in ONNX Runtime.
+"""`irforge run`: execute a model on the NumPy reference backend, in ONNX Runtime or as a
+TensorRT engine (`--backend tensorrt`, built here or read with `--plan`; `--iterations N` adds a
+latency/throughput report; without NVIDIA's tensorrt and a CUDA GPU it exits 2 with the reason).
 
 Driver layer: backends are imported lazily inside functions. Inputs come from an `.npz` keyed by
 graph input names, or are drawn at random (seeded); `--shape name=1x3x224x224` fixes symbolic dims.
@@ -19,12 +21,12 @@ from compiler.graph import Graph
 from compiler.ir import Value
 from compiler.types import DType
 
-BACKENDS = ("numpy", "onnxruntime")
+BACKENDS = ("numpy", "onnxruntime", "tensorrt")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the `run` subcommand."""
-    p = sub.add_parser("run", help="run a model (numpy reference backend or ONNX Runtime)")
+    p = sub.add_parser("run", help="run a model (numpy reference, ONNX Runtime or TensorRT)")
     p.add_argument("model", type=Path)
     p.add_argument("--backend", choices=BACKENDS, default="numpy")
     source = p.add_mutually_exclusive_group()
@@ -39,6 +41,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    "(suffix K, M, G; default: half the physical memory)")  # fmt: skip
     p.add_argument("--save", type=Path, metavar="OUT.npz", help="save the outputs by name")
     p.add_argument("--force", action="store_true", help="overwrite an existing --save file")
+    p.add_argument("--plan", type=Path, metavar="MODEL.plan",
+                   help="tensorrt: a serialized engine (default: build one, fp32)")  # fmt: skip
+    p.add_argument("--iterations", type=int, metavar="N",
+                   help="tensorrt: time N runs; report p50/p90/p99, throughput")  # fmt: skip
+    p.add_argument("--warmup", type=int, default=10, metavar="N",
+                   help="tensorrt: untimed runs before --iterations (default 10)")  # fmt: skip
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -51,9 +59,12 @@ def run_command(args: argparse.Namespace) -> int:
         inputs = load_inputs(args.inputs)
     else:
         inputs = random_inputs(graph, parse_shapes(args.shape), args.seed)
-    outputs = execute(graph, inputs, backend=args.backend, float64=args.float64,
-                      memory_budget=args.memory_budget)  # fmt: skip
-    print(summarize_outputs(outputs))
+    if args.backend == "tensorrt":
+        outputs = run_tensorrt(args, graph, inputs)
+    else:
+        outputs = execute(graph, inputs, backend=args.backend, float64=args.float64,
+                          memory_budget=args.memory_budget)  # fmt: skip
+        print(summarize_outputs(outputs))
     if args.save is not None:
         save_outputs(outputs, args.save)
         print(f"wrote {args.save} ({len(outputs)} outputs)")
@@ -69,6 +80,7 @@ def _check_options(args: argparse.Namespace) -> None:
         raise CompilerError("--float64 needs --backend numpy")
     if args.memory_budget is not None and args.backend != "numpy":
         raise CompilerError("--memory-budget needs --backend numpy")
+    _check_tensorrt_options(args)
     if args.save is None:
         return
     if args.save.suffix != ".npz":
@@ -76,6 +88,49 @@ def _check_options(args: argparse.Namespace) -> None:
     from compiler.driver import check_outputs
 
     check_outputs([args.model, args.inputs], [args.save], force=args.force)
+
+
+def _check_tensorrt_options(args: argparse.Namespace) -> None:
+    given = [f for f in ("plan", "iterations") if getattr(args, f) is not None]
+    if args.backend != "tensorrt":
+        if given:
+            raise CompilerError(f"--{given[0]} needs --backend tensorrt")
+        return
+    if args.iterations is not None and args.iterations < 1:
+        raise CompilerError(f"--iterations must be at least 1, got {args.iterations}")
+    if args.warmup < 0:
+        raise CompilerError(f"--warmup must be at least 0, got {args.warmup}")
+    if args.plan is not None and not args.plan.is_file():
+        raise CompilerError(f"no such file: {args.plan}")
+    from backends.tensorrt.runtime import engine_execution_skip
+
+    reason = engine_execution_skip()
+    if reason is not None:
+        raise CompilerError(f"cannot run --backend tensorrt: {reason}")
+
+
+def run_tensorrt(
+    args: argparse.Namespace, graph: Graph, inputs: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Run `inputs` through the engine of `--plan` (else one built from the model with a profile
+    fixed at the inputs' shapes); prints the outputs and, with `--iterations`, the report."""
+    from backends.numpy.checks import bind_inputs
+    from backends.tensorrt.runtime import EngineRunner
+
+    bind_inputs(graph.inputs, {v: v.name for v in graph.inputs}, inputs, False)  # fail early
+    if args.plan is not None:
+        plan: bytes = args.plan.read_bytes()
+    else:
+        from compiler.cli_build import build_model
+
+        shapes = [f"{n}:" + "x".join(map(str, np.shape(a))) for n, a in inputs.items()]
+        plan = build_model(args.model, shapes=shapes).plan
+    with EngineRunner(plan) as runner:
+        outputs = runner(inputs)
+        print(summarize_outputs(outputs))
+        if args.iterations is not None:
+            print(runner.benchmark(inputs, args.warmup, args.iterations).format())
+    return outputs
 
 
 def load_inputs(path: Path) -> dict[str, np.ndarray]:

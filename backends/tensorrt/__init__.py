@@ -12,6 +12,7 @@ from __future__ import annotations
 from backends.tensorrt.build import BuildOptions, BuildResult, build_plan, parse_shapes
 from backends.tensorrt.capability import CapabilityReport, capability_report, registry_coverage
 from backends.tensorrt.network import Emission, emit
+from backends.tensorrt.runtime import EngineRunner as EngineRunner  # needs tensorrt + a GPU
 
 __all__ = [
     "BuildOptions", "BuildResult", "CapabilityReport", "Emission", "build_plan",
