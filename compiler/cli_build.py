@@ -2,7 +2,10 @@
 
 Driver layer: imports the frontend, passes and the TensorRT backend lazily. The precision picks
 the pipeline that prepares the IR (`fp32`: `default`, `fp16`: `trt-fp16`, `int8`: `trt-int8`,
-whose Q/DQ nodes become TensorRT Q/DQ layers); `--pipeline` overrides it. `--check` prints the
+whose Q/DQ nodes become TensorRT Q/DQ layers); `--pipeline` overrides it. `trt-int8` quantizes
+the weights only; `--calib DATA` (with `--precision int8`) calibrates the activations on DATA
+(`.npz` or image folder, as `irforge quantize --calib`) and inserts int8 Q/DQ pairs on them too
+(`compiler.quantize`, TensorRT placement). `--check` prints the
 capability report (every node that cannot be converted, with the reason, and the coverage) and
 exits 2 when a node cannot be converted. Outputs are written atomically; existing ones need
 `--force`.
@@ -25,6 +28,7 @@ EXAMPLES = """examples:
   irforge build m.onnx -o m.plan                            fp32 engine
   irforge build m.onnx -o m.plan --precision fp16 --shapes x:1x3x224x224,8x3x224x224,32x3x224x224
   irforge build m.onnx -o m.plan --layer-map m.layers.json  IR node <-> network/engine layers
+  irforge build m.onnx -o m.plan --precision int8 --calib digits.npz   int8 weights + activations
 """
 
 
@@ -40,6 +44,9 @@ def add_parser(sub: Any, commands: dict[str, Any]) -> None:
     p.add_argument("--check", action="store_true", help="print the capability report only")
     p.add_argument("--precision", choices=sorted(PRECISION_PIPELINES), default="fp32")
     p.add_argument("--pipeline", help="pipeline preparing the IR (default: by precision)")
+    p.add_argument("--calib", type=Path, metavar="DATA",
+                   help="int8: calibrate activations on DATA (.npz or image folder); without "
+                        "it int8 quantizes the weights only")  # fmt: skip
     p.add_argument("--shapes", action="append", default=[], metavar="NAME:MIN,OPT,MAX",
                    help="optimization profile of an input, e.g. x:1x3x224x224,8x3x224x224,"
                         "32x3x224x224 (repeatable; symbolic dims default to 1,1,16)")  # fmt: skip
@@ -64,6 +71,7 @@ def build_model(
     opt_level: int | None = None,
     timing_cache: Path | None = None,
     verbose: bool = False,
+    calib: Path | str | None = None,
 ) -> Any:
     """Load `model`, prepare it for `precision` and build a TensorRT engine.
 
@@ -76,7 +84,7 @@ def build_model(
     """
     from backends.tensorrt.build import BuildOptions, build_plan, parse_shapes
 
-    graph = prepare(model, precision, pipeline)
+    graph = prepare(model, precision, pipeline, calib)
     options = BuildOptions(
         workspace=None if workspace_mib is None else workspace_mib << 20,
         optimization_level=opt_level, timing_cache=timing_cache,
@@ -85,14 +93,25 @@ def build_model(
     return build_plan(graph, options)
 
 
-def prepare(model: Path | str, precision: str, pipeline: str | None) -> Any:
-    """The model's graph after the precision's pipeline (or `pipeline`)."""
+def prepare(
+    model: Path | str, precision: str, pipeline: str | None, calib: Path | str | None = None
+) -> Any:
+    """The model's graph after the precision's pipeline (or `pipeline`); with `calib` (int8
+    only), after `compiler.quantize.quantize` on that data (`pipeline` or `default` first)."""
     from compiler.driver import load_model
     from compiler.optimizer import optimize
     from compiler.passmanager import Pipeline
 
     if precision not in PRECISION_PIPELINES:
         raise CompilerError(f"unknown precision {precision!r} (fp32, fp16 or int8)")
+    if calib is not None:
+        if precision != "int8":
+            raise CompilerError(f"--calib calibrates int8 activations; not for {precision}")
+        from compiler.quantize import quantize
+
+        graph = load_model(model)
+        quantize(graph, Path(calib), pipeline=pipeline or "default", show_progress=False)
+        return graph
     if pipeline is None and precision == "int8" and not _has_pipeline("trt-int8"):
         raise CompilerError(
             "--precision int8 needs the `trt-int8` pipeline, which this build lacks; "
@@ -116,16 +135,19 @@ def run(args: argparse.Namespace) -> int:
 
     if args.output is None and not args.check:
         raise CompilerError("give -o MODEL.plan to build, or --check for the capability report")
-    check_outputs([args.model], [args.output, args.layer_map], force=args.force)
+    check_outputs([args.model, args.calib], [args.output, args.layer_map], force=args.force)
     if args.check:
         return _check(args)
     result = build_model(
         args.model, precision=args.precision, pipeline=args.pipeline, shapes=args.shapes,
         workspace_mib=args.workspace, opt_level=args.opt_level, timing_cache=args.timing_cache,
-        verbose=args.layer_map is not None,
+        verbose=args.layer_map is not None, calib=args.calib,
     )  # fmt: skip
     _write(args.output, result.plan)
-    summary = f"built {args.output} ({len(result.plan)} bytes, {args.precision}) in "
+    what = args.precision
+    if what == "int8" and args.pipeline is None:
+        what += ": weights and calibrated activations" if args.calib else ": weights only"
+    summary = f"built {args.output} ({len(result.plan)} bytes, {what}) in "
     summary += f"{result.seconds:.2f}s: {len(result.emission.layers)} network layers"
     if args.layer_map is not None:
         from backends.tensorrt.layer_map import layer_map
@@ -142,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from backends.tensorrt.capability import capability_report
 
-    graph = prepare(args.model, args.precision, args.pipeline)
+    graph = prepare(args.model, args.precision, args.pipeline, args.calib)
     report = capability_report(graph)
     print(report.format())
     if report.ok:

@@ -72,6 +72,35 @@ def interpret(
     return {t.name: values[t.name] for t in outs}
 
 
+def interpret_forced(
+    network: Any,
+    feeds: Mapping[str, np.ndarray],
+    forced: Mapping[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Teacher-forced evaluation: every layer reads the given values instead of its own.
+
+    Layers are evaluated in dependency order as in `interpret`; right after a tensor whose name
+    is in `forced` is computed, its computed value is recorded and the forced value (cast to the
+    tensor's dtype) takes its place, so the next layers read it. Each recorded value is thus
+    what that tensor's producing layers compute from exactly the forced inputs: one layer (or
+    one chain of helper layers) at a time, with no error carried over from earlier layers.
+
+    Returns:
+        The computed value of every forced tensor name the network holds.
+    """
+    trt = _trt.load()
+    values = _bind_inputs(trt, network, feeds)
+    computed: dict[str, np.ndarray] = {}
+    for layer in _dependency_order(network):
+        _evaluate(trt, layer, values)
+        for j in range(layer.num_outputs):
+            name = layer.get_output(j).name
+            if name in forced:
+                computed[name] = values[name]
+                values[name] = np.asarray(forced[name]).astype(values[name].dtype)
+    return computed
+
+
 def _bind_inputs(trt: Any, network: Any, feeds: Mapping[str, np.ndarray]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for i in range(network.num_inputs):
