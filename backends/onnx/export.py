@@ -5,7 +5,7 @@ the IR form's `since` opset while it holds the schema default (see `_late_attrs`
 become initializers (a constant graph output goes through an Identity). Nodes are written in the
 form of the target opset (see `backends.onnx.downgrade`); an op whose IR form is newer than the
 target opset and has no downgrade is refused with a BackendError, as is an attribute the target
-opset does not know at a non-default value.
+opset does not know at a non-default value. Gelu below opset 20 is written as its formula.
 """
 
 from __future__ import annotations
@@ -143,6 +143,9 @@ class _Exporter:
         opdef = get_op(node.op)
         if opdef.onnx is None:
             raise BackendError(f"op {node.op} has no ONNX form", node.loc)
+        if node.op == "gelu" and self.opset < opdef.since:
+            self._gelu_formula(node)
+            return
         opset = self._opset_for(opdef, node)
         attrs = {k: (opdef.attrs[k].kind, v) for k, v in node.attrs.items() if k not in _EPILOGUE}
         form = OnnxForm(opdef.onnx, ["" if v is None else self._name(v) for v in node.inputs],
@@ -195,6 +198,33 @@ class _Exporter:
                 opdef.onnx, inputs, [target], name=self._node_name(f"{label}_{name}"), **attrs
             )
         )
+
+    def _gelu_formula(self, node: Node) -> None:
+        """Gelu before opset 20 (no Gelu op): ½·x·(1 + erf(x/√2)), or with tanh
+        ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as the `gelu` kernel computes it."""
+        x, y = self._name(node.inputs[0]), self._name(node.outputs[0])  # type: ignore[arg-type]
+        dtype, label = node.outputs[0].type.dtype.to_numpy(), _label(node)
+
+        def step(op_type: str, a: str, b: str | float | None = None, out: str = "") -> str:
+            if isinstance(b, float):
+                const = self._unique(f"{y}_{op_type.lower()}_c")
+                self.consts[const] = np.asarray(b, dtype)
+                b = const
+            out = out or self._unique(f"{y}_{op_type.lower()}")
+            inputs = [a] if b is None else [a, b]
+            name = self._node_name(f"{label}_{op_type}")
+            self.nodes.append(helper.make_node(op_type, inputs, [out], name=name))
+            return out
+
+        if node.attrs["approximate"] == "tanh":
+            cube = step("Mul", step("Mul", x, x), x)
+            inner = step("Add", x, step("Mul", cube, 0.044715))
+            f = step("Tanh", step("Mul", inner, float(np.sqrt(2 / np.pi))))
+        elif self.opset < 9:
+            raise BackendError(f"gelu needs Erf (opset 9; target opset {self.opset})", node.loc)
+        else:
+            f = step("Erf", step("Div", x, float(np.sqrt(2))))
+        step("Mul", step("Mul", x, step("Add", f, 1.0)), 0.5, out=y)
 
     def _opset_for(self, opdef: OpDef, node: Node) -> int:
         if opdef.domain:
