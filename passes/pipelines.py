@@ -10,8 +10,9 @@ from __future__ import annotations
 # merges and duplicates, which expose more folding. Pattern fusions come after the no-op and
 # reshape clean-ups so they see canonical operands; prune last so each round starts small.
 CLEANUP = (
-    "fold-constants,eliminate-no-ops,simplify-reshapes,merge-transposes,fold-bn-scale,"
-    "fuse-pad-conv,fuse-layer-norm,fuse-matmul-add,cse{constants=false},prune-dead-nodes"
+    "fold-constants,eliminate-no-ops,fold-strided-gather,simplify-reshapes,merge-transposes,"
+    "fold-bn-scale,fuse-pad-conv,fuse-layer-norm,fuse-gelu,fuse-matmul-add,cse{constants=false},"
+    "prune-dead-nodes"
 )
 
 # Fusions run after the clean-ups (BN scale layers are merged, conv weights are constants) and
