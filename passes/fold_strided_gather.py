@@ -318,6 +318,14 @@ class FoldStridedGatherPass(Pass):
         return True
 
 
+def _shape_like(node: Node) -> bool:
+    """Whether `node` may compute a shape value (an integer vector) later inference reads."""
+    if len(node.outputs) != 1 or node.op == "const":  # inference reads constants directly
+        return False
+    t = node.outputs[0].type
+    return t.dtype.is_int and t.shape is not None and len(t.shape) <= 1
+
+
 def _refine_after(graph: Graph, seeds: set[Value]) -> None:
     """Re-infer the types downstream of `seeds` (a reshape whose shape is computed from the
     batch dim needs the shape values, so the whole graph is walked in order)."""
@@ -326,6 +334,8 @@ def _refine_after(graph: Graph, seeds: set[Value]) -> None:
     for node in graph.nodes:
         if any(v in refined for v in node.inputs) and refine_types(node, shape_values):
             refined.update(node.outputs)
+        if not _shape_like(node):
+            continue
         try:
             _, value = infer_types(get_op(node.op), node.attrs, node.inputs, len(node.outputs),
                                    shape_values)  # fmt: skip

@@ -169,8 +169,9 @@ def _tanh_arg_ok(arg: Value, x: Value, rtol: float, nodes: list[Node]) -> bool:
     return True
 
 
-def _candidates(root: Node) -> list[Value]:
-    """Values that may be x: the operands of the root and of its mul/div operands."""
+def _operands(root: Node) -> list[Value]:
+    """Values that may be x or 1 + f(...): the operands of the root and of its mul/div
+    operands."""
     found: list[Value] = []
     for value in root.inputs:
         if value is None:
@@ -179,42 +180,73 @@ def _candidates(root: Node) -> list[Value]:
         node = value.producer
         if node is not None and node.op in ("mul", "div"):
             found.extend(v for v in node.inputs if v is not None)
-    return [v for v in dict.fromkeys(found) if _scalar(v) is None]
+    return list(dict.fromkeys(found))
+
+
+def _adds_erf_or_tanh(value: Value) -> bool:
+    node = value.producer
+    if node is None or node.op != "add":
+        return False
+    return any(v is not None and v.producer is not None and v.producer.op in ("erf", "tanh")
+               for v in node.inputs)  # fmt: skip
 
 
 def _rtol(x: Value) -> float:
+    """8 ulp of x's dtype: exporters round each constant to it."""
     return 8 * _EPS.get(x.dtype.to_numpy().itemsize, 2.0**-7)
 
 
 def analyse(root: Node) -> Gelu | None:
     """The GELU formula rooted at `root` (the final mul or div), or None. Uses are not checked."""
-    if root.op not in ("mul", "div") or root.num_inputs != 2:
+    out = root.output if root.outputs else None
+    if root.op not in ("mul", "div") or root.num_inputs != 2 or out is None:
         return None
-    for x in _candidates(root):
-        if x.type != root.output.type or not x.dtype.is_float:
-            continue
-        found = _with_x(root, x, _rtol(x))
-        if found is not None:
-            return found
-    return None
-
-
-def _with_x(root: Node, x: Value, rtol: float) -> Gelu | None:
-    for s in _candidates(root):
+    if not out.dtype.is_float:
+        return None
+    operands = _operands(root)
+    sums = [v for v in operands if _adds_erf_or_tanh(v)]  # most muls stop here, cheaply
+    if not sums:
+        return None
+    candidates = [v for v in operands if _scalar(v) is None]
+    rtol = _rtol(out)
+    for s in sums:
         plus = _one_plus(s, rtol)
         f = None if plus is None else plus[0].producer
-        if plus is None or f is None or f.op not in ("erf", "tanh") or f.inputs[0] is None:
+        if plus is None or f is None or f.inputs[0] is None:
             continue
-        top = _Product()
-        if not _product(root.output, {x, s}, top) or not _close(top.scale, HALF, rtol):
-            continue
-        if Counter(top.leaves) != Counter([x, s]):
-            continue
-        nodes = [n for n in top.nodes if n is not root] + [plus[1], f]
-        check = _erf_arg_ok if f.op == "erf" else _tanh_arg_ok
-        if check(f.inputs[0], x, rtol, nodes):
-            return Gelu(x, "none" if f.op == "erf" else "tanh", list(dict.fromkeys(nodes)))
+        near = _reachable(f.inputs[0], MAX_DEPTH)  # x is an operand inside erf's/tanh's argument
+        for x in candidates:
+            if x is s or x not in near or x.type != out.type:
+                continue
+            found = _with(root, x, s, (plus[1], f), rtol)
+            if found is not None:
+                return found
     return None
+
+
+def _reachable(value: Value, depth: int) -> set[Value]:
+    """Values within `depth` producer steps above `value` (the value included)."""
+    found, frontier = {value}, [value]
+    for _ in range(depth):
+        frontier = [v for n in (f.producer for f in frontier) if n is not None
+                    for v in n.inputs if v is not None and v not in found]  # fmt: skip
+        found.update(frontier)
+    return found
+
+
+def _with(root: Node, x: Value, s: Value, plus_f: tuple[Node, Node], rtol: float) -> Gelu | None:
+    """The formula ½ · x · s, s = 1 + f(arg), when f's argument is the GELU one for x."""
+    plus, f = plus_f
+    top = _Product()
+    if not _product(root.output, {x, s}, top) or not _close(top.scale, HALF, rtol):
+        return None
+    if Counter(top.leaves) != Counter([x, s]):
+        return None
+    nodes = [n for n in top.nodes if n is not root] + [plus, f]
+    check = _erf_arg_ok if f.op == "erf" else _tanh_arg_ok
+    if not check(f.inputs[0], x, rtol, nodes):  # type: ignore[arg-type]
+        return None
+    return Gelu(x, "none" if f.op == "erf" else "tanh", list(dict.fromkeys(nodes)))
 
 
 def outside_user(gelu: Gelu, root: Node) -> Value | None:
