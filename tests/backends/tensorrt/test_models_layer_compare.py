@@ -42,9 +42,9 @@ def test_planted_fault_in_resnet200_is_located(material: Any) -> None:
              if net.get_layer(i).type == trt.LayerType.CONVOLUTION]  # fmt: skip
     target = convs[119]
     target.__class__ = trt.IConvolutionLayer
-    kernel = np.asarray(target.kernel).copy().reshape(target.num_output_maps, -1)
-    kernel[int(np.argmax(np.asarray(target.bias)))] *= np.float32(1.01)
-    kernel = kernel.ravel()
+    kernel = np.asarray(target.kernel).copy()
+    rows = kernel.reshape(target.num_output_maps, -1)  # a view: edits land in `kernel`
+    rows[int(np.argmax(np.asarray(target.bias)))] *= np.float32(1.01)
     result.emission.emitter.keep.append(kernel)
     target.kernel = kernel
     bad = first_divergence(result, feeds)
