@@ -9,7 +9,8 @@ The file holds `{"layout": "trt" | "ort", "ranges": {value name: amax}}`, value 
 printed names of the graph that calibration saw (after the same clean-up pipeline). Placement and
 arithmetic are those of `passes.quantize_activations` (scale `amax / 127`, or `amax / 255` for the
 uint8 sites of the "ort" layout; zero point 0); with `layout=ort` the relu / clip(0, ·)
-epilogues are split first. A site without a range is an error naming it.
+epilogues are split first. A site without a range is an error naming it; without `ranges` the
+pass changes nothing and says so (log warning and pass-report note).
 
 Before / after: `%y = conv(%x, %w)` becomes
 `%y = conv(dequantize_linear(quantize_linear(%x, %s, %z), %s, %z), %w)`.
@@ -18,6 +19,7 @@ Before / after: `%y = conv(%x, %w)` becomes
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -31,6 +33,8 @@ from passes.quantize_activations import (
     insert_activation_qdq,
     split_epilogues,
 )
+
+log = logging.getLogger(__name__)
 
 
 def read_ranges(path: str) -> tuple[str, dict[str, float]]:
@@ -56,11 +60,15 @@ class QuantizeActivationsPass(Pass):
     skip: str = ""
 
     def __post_init__(self) -> None:
-        if not self.ranges:
-            raise ValueError("needs ranges=FILE.json (written by irforge quantize --save-ranges)")
-        read_ranges(self.ranges)
+        if self.ranges:
+            read_ranges(self.ranges)
 
     def run(self, graph: Graph) -> bool:
+        if not self.ranges:
+            message = "no ranges=FILE.json given (irforge quantize --save-ranges writes one)"
+            log.warning("quantize-activations: %s; nothing quantized", message)
+            note(message)
+            return False
         layout, ranges = read_ranges(self.ranges)
         if layout == "ort":
             split_epilogues(graph)

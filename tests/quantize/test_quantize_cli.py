@@ -129,5 +129,7 @@ def test_quantize_activations_pass_refuses_foreign_ranges(mnist: Any, tmp_path: 
     ranges.write_text('{"layout": "trt", "ranges": {"x": 2.8}}')
     with pytest.raises(PassError, match="no range for"):
         compiler.optimize(load_model(model), f'default,quantize-activations{{ranges="{ranges}"}}')
-    with pytest.raises(PassError, match="needs ranges"):
-        compiler.optimize(load_model(model), "quantize-activations")
+    report = compiler.optimize(load_model(model), "quantize-activations")
+    assert not report.records[0].changed and "no ranges" in report.records[0].notes[0]
+    with pytest.raises(PassError, match="cannot read ranges"):
+        compiler.optimize(load_model(model), f'quantize-activations{{ranges="{ranges}.x"}}')
