@@ -36,7 +36,7 @@ def _dq(g: Graph) -> Node:
 
 def _parts(g: Graph) -> tuple[np.ndarray, np.ndarray, int]:
     node = _dq(g)
-    q, scale = (np.asarray(v.const_value()) for v in node.inputs[:2])
+    q, scale = (np.asarray(v.const_value()) for v in node.inputs[:2] if v is not None)
     return q, scale, int(node.attrs["axis"])
 
 

@@ -19,6 +19,7 @@ from compiler.quantize import quantize
 from compiler.quantize.metrics import sqnr_db
 
 pytest.importorskip("onnxruntime")
+pytestmark = pytest.mark.slow  # two quantizations of a 4.6M-parameter model (~20 s)
 
 
 def _calibration(photos: np.ndarray) -> list[np.ndarray]:
