@@ -67,3 +67,12 @@ def test_bad_sources(tmp_path: Path) -> None:
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(CompilerError, match="cannot read calibration data"):
         list(batches(tmp_path / "bad.npz", SPEC))
+
+
+def test_progress_falls_back_to_log_lines(caplog: pytest.LogCaptureFixture) -> None:
+    from compiler.quantize.progress import progress
+
+    with caplog.at_level("INFO", logger="irforge.quantize"):
+        assert list(progress(range(20), 20, "calibrating", True)) == list(range(20))
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == "calibrating: 2/20" and lines[-1] == "calibrating: 20/20"
