@@ -180,7 +180,12 @@ def _sensitivity(graph: Any, calib: Any, evaluation: Any, args: argparse.Namespa
         print(line)
     body = f"# quantization sensitivity of {args.input}\n\n{text}\n\n" + "\n".join(lines) + "\n"
     atomic_write(reports[0], body.encode())
-    chart(scores, str(reports[1]), keep)
+    try:
+        chart(scores, str(reports[1]), keep)
+    except ImportError:
+        log.warning("no chart: matplotlib is not installed (pip install irforge[viz])")
+        print(f"wrote {reports[0]}")
+        return keep
     print(f"wrote {reports[0]} and {reports[1]}")
     return keep
 

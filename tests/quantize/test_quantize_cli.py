@@ -47,6 +47,7 @@ def test_quantize_writes_qdq_onnx_that_ort_runs(mnist: Any, tmp_path: Path, caps
 
 
 def test_image_folder_calibration(mnist: Any, tmp_path: Path) -> None:
+    pytest.importorskip("PIL", reason="image folders need Pillow")
     from PIL import Image
 
     model, _, d = mnist
@@ -64,6 +65,7 @@ def test_image_folder_calibration(mnist: Any, tmp_path: Path) -> None:
 
 
 def test_report_and_max_drop(mnist: Any, tmp_path: Path, capsys: Any) -> None:
+    pytest.importorskip("matplotlib", reason="the chart needs the viz extra")
     model, calib, d = mnist
     out, held_out = tmp_path / "q.onnx", tmp_path / "eval.npz"
     np.savez(held_out, x=d["x"][:48])

@@ -29,6 +29,7 @@ def test_npz_is_split_into_batches_with_limit(tmp_path: Path) -> None:
 
 
 def test_folder_of_arrays_and_images(tmp_path: Path) -> None:
+    pytest.importorskip("PIL", reason="image folders need Pillow")
     from PIL import Image
 
     np.save(tmp_path / "a.npy", RNG.standard_normal((3, 4, 5)).astype(np.float32))  # one sample
