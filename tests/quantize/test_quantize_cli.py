@@ -135,3 +135,25 @@ def test_quantize_activations_pass_refuses_foreign_ranges(mnist: Any, tmp_path: 
     assert not report.records[0].changed and "no ranges" in report.records[0].notes[0]
     with pytest.raises(PassError, match="cannot read ranges"):
         compiler.optimize(load_model(model), f'quantize-activations{{ranges="{ranges}.x"}}')
+
+
+@pytest.mark.parametrize(
+    ("options", "weight_type"),
+    [(["--method", "minmax", "--bias-correction"], onnx.TensorProto.INT8),
+     (["--method", "percentile", "--percentile", "99.9", "--per-tensor"], onnx.TensorProto.INT8),
+     (["--method", "entropy", "--bits", "4"], onnx.TensorProto.INT4)],
+)  # fmt: skip
+def test_options_reach_the_model(
+    mnist: Any, tmp_path: Path, options: list[str], weight_type: int
+) -> None:
+    model, calib, d = mnist
+    out = tmp_path / "q.onnx"
+    assert main(["quantize", str(model), "-o", str(out), "--calib", str(calib),
+                 "--no-progress", *options]) == 0  # fmt: skip
+    proto = onnx.load(out)
+    weights = [t for t in proto.graph.initializer if t.name.endswith(".q")]
+    assert len(weights) == 6 and {t.data_type for t in weights} == {weight_type}
+    scales = [t for t in proto.graph.initializer if t.name.endswith("weight.scale")]
+    assert all(len(t.dims) == (0 if "--per-tensor" in options else 1) for t in scales)
+    logits = run_onnxruntime(out, {"x": d["x"][:100]})["logits"]
+    assert np.isfinite(logits).all()
