@@ -24,6 +24,9 @@ EPILOG = """examples:
   irforge optimize model.onnx -o opt.onnx --pipeline default --check-numerics --time-passes
   irforge compare model.onnx --pipeline default --backends numpy,onnxruntime
   irforge bisect model.onnx --pipeline default   first pass/rewrite that changes the results
+  irforge quantize model.onnx -o int8.onnx --calib data.npz --report   symmetric int8 Q/DQ
+  irforge build model.onnx --check           TensorRT coverage: every unconvertible node, why
+  irforge build model.onnx -o model.plan --precision fp16 --layer-map layers.json
   irforge demo                               the main job on the bundled MNIST model
 """
 
