@@ -20,7 +20,8 @@ anything. Two checks replace it, and together they cover every layer:
    the per-layer bound SAFETY·u·(√(K+1)·max(|x_k|·|W_k| + |b|) + max|y_k|): the classical
    dot-product bound (statistical √K form, the scale being the sum of absolute products, not
    the possibly cancelled result), tanh being 1-Lipschitz, plus tanh's own rounding. A wrong
-   weight, transpose, bias or activation in any single layer fails it.
+   weight, transpose, bias or activation in any single layer fails it: in fp32 one weight of
+   layer 1500 is scaled by 1.01 in the network and exactly that layer, and no other, fails.
 2. **End to end, first K layers**: the plainly interpreted network matches the reference at
    every one of the first `MLP_END_TO_END` layers within the depth-derived tolerance
    (`derive_tolerances`), i.e. while the chaotic growth is still below rounding level.
@@ -144,6 +145,41 @@ def test_mlp2000_teacher_forced_every_layer(precision: str, built: Any) -> None:
         assert err <= bound, f"layer {name}: error {err:.3g} > per-layer bound {bound:.3g}"
         worst = max(worst, err / bound)
     assert worst > 0.0  # the interpreter computes on its own: not a copy of the forced values
+    if precision == "fp32":
+        _planted_fault_is_found_at_its_layer(result, layers, feeds, forced)
+
+
+def _planted_fault_is_found_at_its_layer(result: Any, layers: list[Node], feeds: Any,
+                                         forced: dict[str, np.ndarray]) -> None:  # fmt: skip
+    """One weight of layer 1500 off by 1%: only that layer leaves its bound (then restored)."""
+    from backends.tensorrt.interpreter import interpret_forced
+
+    net, trt, names = result.emission.network, result.emission.trt, result.emission.emitter.names
+    node = layers[1500]
+    owner = f"%{names[node.outputs[0]]} = gemm"  # the gemm's layers are named after it
+    const = next(net.get_layer(i) for i in range(net.num_layers)
+                 if net.get_layer(i).name.split("/")[0] == owner
+                 and net.get_layer(i).type == trt.LayerType.CONSTANT
+                 and trt.volume(net.get_layer(i).get_output(0).shape) == 64 * 64)  # fmt: skip
+    const.__class__ = trt.IConstantLayer
+    original = np.asarray(const.weights).copy()
+    bad = original.copy()
+    bad[int(np.argmax(np.abs(original)))] *= np.float32(1.01)
+    result.emission.emitter.keep.extend([original, bad])
+    const.weights = bad
+    try:
+        got = interpret_forced(net, feeds, forced)
+    finally:
+        const.weights = original
+    failing = []
+    for k, n in enumerate(layers):
+        name, x = names[n.outputs[0]], n.inputs[0]
+        assert x is not None
+        src = forced[names[x]] if names[x] in forced else feeds[names[x]]
+        bound = layer_bound(n, src, _const(n, 1), _const(n, 2), forced[name])
+        if max_abs_error(got[name], forced[name]) > bound:
+            failing.append(k)
+    assert failing == [1500]
 
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
