@@ -37,6 +37,8 @@ def _build(tmp: Path, seed: str, precision: str) -> tuple[str, str]:
     plan, layers = tmp / f"{seed}.plan", tmp / f"{seed}.json"
     cmd = [sys.executable, "-m", "compiler", "build", str(MNIST), "-o", str(plan),
            "--precision", precision, "--layer-map", str(layers)]  # fmt: skip
+    if precision == "int8":  # weights and activations, calibrated on the bundled digits
+        cmd += ["--calib", str(MNIST.with_name("mnist_digits.npz"))]
     env = {**os.environ, "PYTHONHASHSEED": seed}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -44,7 +46,7 @@ def _build(tmp: Path, seed: str, precision: str) -> tuple[str, str]:
             hashlib.sha256(layers.read_bytes()).hexdigest())  # fmt: skip
 
 
-@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+@pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
 def test_tensorrt_plan_and_layer_map_are_byte_identical(precision: str, tmp_path: Path) -> None:
     if not any(importlib.util.find_spec(n) for n in ("tensorrt", "tensorrt_rtx")):
         pytest.skip("needs tensorrt or tensorrt_rtx (the tensorrt extra)")
