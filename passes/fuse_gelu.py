@@ -259,14 +259,29 @@ def outside_user(gelu: Gelu, root: Node) -> Value | None:
     return None
 
 
+# The driver calls the pattern's `where`, then `check`, then `rewrite` on one root with no
+# mutation in between: the analysis made in `where` is kept for the other two.
+_LAST: dict[Node, Gelu | None] = {}
+
+
+def _remember(root: Node) -> Gelu | None:
+    _LAST.clear()
+    _LAST[root] = found = analyse(root)
+    return found
+
+
+def _recall(root: Node) -> Gelu | None:
+    return _LAST[root] if root in _LAST else analyse(root)
+
+
 class GeluFormula(RewriteRule):
     """½·x·(1 + erf(x/√2)) -> gelu(x); ½·x·(1 + tanh(√(2/π)(x + 0.044715x³))) -> gelu tanh."""
 
     name = "gelu-formula"
-    pattern = P(("mul", "div"), where=lambda node: analyse(node) is not None)
+    pattern = P(("mul", "div"), where=lambda node: _remember(node) is not None)
 
     def check(self, match: Match) -> str | None:
-        gelu = analyse(match.root)
+        gelu = _recall(match.root)
         assert gelu is not None
         value = outside_user(gelu, match.root)
         if value is None:
@@ -277,7 +292,7 @@ class GeluFormula(RewriteRule):
         return f"GELU intermediate %{value.name} ({value.producer.op}) has users outside it"
 
     def rewrite(self, match: Match, b: RewriteBuilder) -> Value:
-        gelu = analyse(match.root)
+        gelu = _recall(match.root)
         assert gelu is not None
         return b.op_like("gelu", gelu.x, like=match.root.output, approximate=gelu.approximate)
 
@@ -290,7 +305,10 @@ class FuseGeluPass(Pass):
     name: ClassVar[str] = "fuse-gelu"
 
     def run(self, graph: Graph) -> bool:
-        return apply_rules(graph, [GeluFormula()])
+        try:
+            return apply_rules(graph, [GeluFormula()])
+        finally:
+            _LAST.clear()  # hold no node of this graph after the run
 
 
 __all__ = ["FuseGeluPass", "Gelu", "GeluFormula", "analyse", "outside_user"]
