@@ -8,7 +8,8 @@ verify_each=True)` -> `to_onnx` -> print/parse/verify of the result. Text cases:
 small inputs) the optimized graph runs on the NumPy reference backend twice, as a differential
 test of its execution machinery: a plain run (in-place kernels on donated buffers) and a run
 capturing every value (so nothing is overwritten) must give the same bits, else
-`BUG:reference-mismatch`.
+`BUG:reference-mismatch`. The same small graphs then go through the deployment passes on copies
+(`quantize-symmetric`, `convert-fp16`, verify-each on) and the TensorRT capability check.
 """
 
 from __future__ import annotations
@@ -138,6 +139,16 @@ def _after(graph: Graph, export: bool) -> None:
     weights = sum(n.attrs["value"].nbytes for n in graph.nodes if n.op == "const")
     if len(graph) <= REFERENCE_MAX_NODES and weights <= REFERENCE_MAX_WEIGHTS:
         _reference_runs(graph)
+        _deployment(graph)
+
+
+def _deployment(graph: Graph) -> None:
+    """The int8 / fp16 preparation on copies, and the TensorRT converters' capability check."""
+    from backends.tensorrt import capability_report
+
+    for pipeline in ("quantize-symmetric", "convert-fp16,cse,prune-dead-nodes"):
+        compiler.optimize(graph.clone(), pipeline, verify_each=True)
+    capability_report(graph)
 
 
 class ReferenceMismatch(AssertionError):
