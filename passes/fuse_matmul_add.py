@@ -45,8 +45,13 @@ class MatMulAddToGemm(RewriteRule):
     pattern = P("add")
 
     def check(self, match: Match) -> str | None:
-        if _split(match) is None:
+        split = _split(match)
+        if split is None:
             return "no 2-D matmul operand used only by this add, or the bias grows the shape"
+        # part of the match before the rewrite builder is made: the gemm's location fuses both
+        # nodes' origins, and the driver erases the matmul once unused
+        if split[0].producer not in match.matched:
+            match.matched.append(split[0].producer)  # type: ignore[arg-type]
         return None
 
     def rewrite(self, match: Match, b: RewriteBuilder) -> Value:
@@ -55,7 +60,6 @@ class MatMulAddToGemm(RewriteRule):
         mm, bias = split
         assert mm.producer is not None
         a, w = mm.producer.inputs
-        match.matched.append(mm.producer)  # so the driver erases the matmul once unused
         return b.op_like("gemm", a, w, bias, like=match.root.output)
 
 
