@@ -25,7 +25,8 @@ photos: no evidence). `--disjoint` is the honest version: effnet_lite0 calibrate
 18 scikit-image images that are not test photos (tests/quantize/disjoint_images.py), method and
 bias correction picked by SQNR on 36 other crops of them, then sensitivity and `--max-drop 0
 --metric top1` on those (ONNX Runtime backend), with ORT's quantize_static on the same calibration
-crops; the photos are only measured (`--models "" --disjoint` runs just that). `--record`
+crops; the photos are only measured (`--models "" --disjoint` runs just that;
+`--selection-seed N` draws other random selection crops). `--record`
 appends the tables to benchmarks/results/quantization.md.
 """
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -238,7 +240,7 @@ images); the 10 photos only measured. SQNR / top-1 vs float, int8 model in ONNX 
 """
 
 
-def disjoint(tmp: Path, layout: str = "ort") -> list[str]:
+def disjoint(tmp: Path, layout: str = "ort", seed: int = 0) -> list[str]:
     """effnet_lite0 calibrated and tuned on scikit-image images disjoint from the photos
     (tests/quantize/disjoint_images.py): every choice is made on the selection set; the photos
     are only measured. Rows: ORT quantize_static, each method with and without bias correction,
@@ -256,7 +258,7 @@ def disjoint(tmp: Path, layout: str = "ort") -> list[str]:
     from compiler.quantize.observer import METHODS
 
     src, _, photos, _ = setup("effnet_lite0")
-    cal, sel = calibration_set(), selection_set()
+    cal, sel = calibration_set(), selection_set(seed)
     fp_photos, fp_sel = outputs(src, photos), outputs(src, sel)
     lines = []
     for key, sym in (("ort sym", True), ("ort asym", False)):
@@ -321,6 +323,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--budget", action="store_true")
     ap.add_argument("--disjoint", action="store_true", help="effnet_lite0 tuned on disjoint images")
+    ap.add_argument("--selection-seed", type=int, default=0, help="random crops of --disjoint")
     ap.add_argument("--record", action="store_true")
     args = ap.parse_args()
     rows: list[dict[str, Any]] = []
@@ -330,7 +333,9 @@ def main() -> None:
             print(table(rows), flush=True)
         text = table(rows) if rows else ""
         if args.disjoint:
-            text += "\n\n" + DISJOINT_HEAD + "\n".join(disjoint(Path(tmp)))
+            text += (
+                "\n\n" + DISJOINT_HEAD + "\n".join(disjoint(Path(tmp), seed=args.selection_seed))
+            )
     if args.budget:
         head = ["| layout | most sensitive (top 3) | kept in float | top-1 agree (10 photos) | "
                 "SQNR dB | s |", "|---|---|---|---|---|---|"]  # fmt: skip
@@ -340,7 +345,7 @@ def main() -> None:
     print(text)
     if args.record:
         stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
-        command = "python benchmarks/quant_bench.py " + " ".join(sys.argv[1:])
+        command = "python benchmarks/quant_bench.py " + shlex.join(sys.argv[1:])
         body = (f"\n## {stamp} UTC\n\nCommand: `{command}`\n\nMachine: {machine_line()}\n\n"
                 f"Versions: {versions()}\n\n{text}\n")  # fmt: skip
         with RESULTS.open("a") as f:
