@@ -26,7 +26,8 @@ graph @main(%x: f32[N,2,4,4]) -> (f32[N,2,4,4]) {
 }
 ```
 
-After: `%z = batch_normalization(%x, %g2, %b2, %m, %v)` with `%g2 = %g · c`, `%b2 = %b · c`.
+After: `%z = batch_normalization(%x, %g2, %b2, %m, %v)` with `%g2 = %g · c`, `%b2 = %b · c`; the
+BN takes the folded node's value name (`%z`) and the fused location of both nodes.
 
 Numerics: `c·γ` and `c·β` are rounded once at compile time, which moves results by at most one
 rounding per element (within the derived tolerance).
@@ -41,6 +42,7 @@ import numpy as np
 
 from compiler.graph import Graph
 from compiler.ir import Node, Value
+from compiler.location import fuse
 from compiler.passmanager import Pass, register_pass
 from passes.common import forward, insert_const
 
@@ -75,6 +77,10 @@ def _fold(graph: Graph, node: Node) -> bool:
     name = bn.output.name
     bn.set_input(1, insert_const(graph, gamma.astype(dtype), f"{name}_scale", bn))
     bn.set_input(2, insert_const(graph, beta.astype(dtype), f"{name}_bias", bn))
+    # the BN now computes what the folded node computed: it takes that value's name (what users
+    # and layer maps see) and both origins (provenance)
+    bn.output.name = node.output.name
+    bn.loc = fuse(bn.loc, node.loc)
     forward(node.output, bn.output)
     graph.erase(node)
     return True
