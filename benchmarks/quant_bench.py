@@ -26,7 +26,8 @@ photos: no evidence). `--disjoint` is the honest version: effnet_lite0 calibrate
 bias correction picked by SQNR on 36 other crops of them, then sensitivity and `--max-drop 0
 --metric top1` on those (ONNX Runtime backend), with ORT's quantize_static on the same calibration
 crops; the photos are only measured (`--models "" --disjoint` runs just that;
-`--selection-seed N` draws other random selection crops). `--record`
+`--selection-seed N` draws other random selection crops, `--disjoint-layout trt` uses the TensorRT
+layout). `--record`
 appends the tables to benchmarks/results/quantization.md.
 """
 
@@ -323,6 +324,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--budget", action="store_true")
     ap.add_argument("--disjoint", action="store_true", help="effnet_lite0 tuned on disjoint images")
+    ap.add_argument("--disjoint-layout", default="ort", choices=("ort", "trt"))
     ap.add_argument("--selection-seed", type=int, default=0, help="random crops of --disjoint")
     ap.add_argument("--record", action="store_true")
     args = ap.parse_args()
@@ -334,7 +336,9 @@ def main() -> None:
         text = table(rows) if rows else ""
         if args.disjoint:
             text += (
-                "\n\n" + DISJOINT_HEAD + "\n".join(disjoint(Path(tmp), seed=args.selection_seed))
+                "\n\n"
+                + DISJOINT_HEAD
+                + "\n".join(disjoint(Path(tmp), args.disjoint_layout, args.selection_seed))
             )
     if args.budget:
         head = ["| layout | most sensitive (top 3) | kept in float | top-1 agree (10 photos) | "
