@@ -1,7 +1,10 @@
-"""Determinism of the deployment pipelines: `trt-fp16` and `trt-int8` outputs (ONNX, textual IR) and
-TensorRT builds (plan bytes and the `--layer-map` JSON) are byte-identical across processes with
-different `PYTHONHASHSEED`s. The `default` pipeline on every MATERIAL model is covered by
-`test_determinism.py`; this file reuses its worker on a subset per pipeline.
+"""Determinism of the deployment pipelines across processes with different `PYTHONHASHSEED`s:
+`trt-int8` (every MATERIAL model) and `trt-fp16` outputs (ONNX, textual IR) are byte-identical, and
+so is the `--layer-map` JSON of TensorRT builds in fp32, fp16 and int8. Plan bytes are compared
+for fp32 and fp16 only: TensorRT-RTX 1.7's int8 plans differ from build to build even within one
+process and seed (measured), while the IR it is given and the layer map are identical. The
+`default` pipeline on every MATERIAL model is covered by `test_determinism.py`, whose worker this
+file reuses.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from material import model_path
-from test_determinism import _run_workers
+from test_determinism import MODELS, _run_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 MNIST = ROOT / "examples" / "models" / "mnist_cnn_raw.onnx"
@@ -25,7 +28,10 @@ MNIST = ROOT / "examples" / "models" / "mnist_cnn_raw.onnx"
 def test_deployment_pipelines_are_byte_identical_across_processes(
     pipeline: str, tmp_path: Path
 ) -> None:
-    paths = [MNIST, *(p for p in (model_path(m) for m in ("resnet200", "effnet_lite0")) if p)]
+    """`trt-int8` on every MATERIAL model (issue 9); `trt-fp16` on three of them."""
+    names = MODELS if pipeline == "trt-int8" else ("resnet200", "effnet_lite0")
+    found = [p for p in (model_path(m) for m in names) if p]
+    paths = [*found, *([] if any(p.stem == MNIST.stem for p in found) else [MNIST])]
     first, second = _run_workers(paths, tmp_path / "out", pipeline)
     assert sorted(first) == sorted(p.stem for p in paths)
     for model, files in first.items():
@@ -50,4 +56,7 @@ def _build(tmp: Path, seed: str, precision: str) -> tuple[str, str]:
 def test_tensorrt_plan_and_layer_map_are_byte_identical(precision: str, tmp_path: Path) -> None:
     if not any(importlib.util.find_spec(n) for n in ("tensorrt", "tensorrt_rtx")):
         pytest.skip("needs tensorrt or tensorrt_rtx (the tensorrt extra)")
-    assert _build(tmp_path, "1", precision) == _build(tmp_path, "2", precision)
+    first, second = _build(tmp_path, "1", precision), _build(tmp_path, "2", precision)
+    assert first[1] == second[1], "layer maps differ"
+    if precision != "int8":
+        assert first[0] == second[0], "plans differ"
