@@ -182,9 +182,7 @@ def _write_precisions(rows: list[str], argv: list[str] | None, version: str) -> 
         "| builder errors |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]  # fmt: skip
-    text = "\n".join(head + rows) + "\n\n"
-    old = RESULTS.read_text() if RESULTS.exists() else ""
-    RESULTS.write_text(text + old)
+    _prepend("\n".join(head + rows) + "\n\n")
 
 
 def _row(name: str, r32: dict[str, Any], r16: dict[str, Any] | None, p: dict[str, Any]) -> str:
@@ -216,7 +214,11 @@ def _write(rows: list[str], argv: list[str] | None, version: str) -> None:
         "layers | parser build s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
     ]  # fmt: skip
-    text = "\n".join(head + rows) + "\n\n"
+    _prepend("\n".join(head + rows) + "\n\n")
+
+
+def _prepend(text: str) -> None:
+    """Newest run first in the results file."""
     old = RESULTS.read_text() if RESULTS.exists() else ""
     RESULTS.write_text(text + old)
 

@@ -54,23 +54,21 @@ def _scale(em: Emitter, node: Node) -> tuple[Any, int | None]:
 
 @converter("quantize_linear", check=_qdq_check)
 def convert_quantize(em: Emitter, node: Node) -> list[Any]:
-    x = node.inputs[0]
-    assert x is not None
-    scale, axis = _scale(em, node)
-    to = _trt.trt_dtype(em.trt, node.outputs[0].type.dtype)
-    layer = em.network.add_quantize(em.tensor(x), scale, to)
-    if axis is not None:
-        layer.axis = axis
-    return [em.out(layer)]
+    return [_qdq_layer(em, node, em.network.add_quantize)]
 
 
 @converter("dequantize_linear", check=_qdq_check)
 def convert_dequantize(em: Emitter, node: Node) -> list[Any]:
+    return [_qdq_layer(em, node, em.network.add_dequantize)]
+
+
+def _qdq_layer(em: Emitter, node: Node, add: Any) -> Any:
+    """`add(x, scale, output type)` (add_quantize / add_dequantize) with the per-axis axis set."""
     x = node.inputs[0]
     assert x is not None
     scale, axis = _scale(em, node)
     to = _trt.trt_dtype(em.trt, node.outputs[0].type.dtype)
-    layer = em.network.add_dequantize(em.tensor(x), scale, to)
+    layer = add(em.tensor(x), scale, to)
     if axis is not None:
         layer.axis = axis
-    return [em.out(layer)]
+    return em.out(layer)
