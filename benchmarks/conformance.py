@@ -3,6 +3,7 @@
 Run: `python benchmarks/conformance.py [--pattern REGEX]`. Prints the number of op types the
 registry supports, covered cases / total, passes, every failure with its reason, and the reasons
 cases are not covered (unsupported op types, or values the IR cannot hold), most frequent first.
+`--record` stores the run as `benchmarks/results/conformance.json`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchinfo import Record  # noqa: E402
 
 from backends.numpy.conformance import check_case  # noqa: E402
 from compiler.registry import all_ops  # noqa: E402
@@ -36,7 +40,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pattern", default="", help="only cases whose name matches this regex")
     parser.add_argument("--top", type=int, default=25, help="uncovered reasons to list")
+    parser.add_argument("--record", action="store_true", help="write results/conformance.json")
     args = parser.parse_args()
+    run = Record("conformance")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("compiler").setLevel(logging.ERROR)
     from onnx.backend.test.loader import load_node_model_tests
@@ -60,6 +66,13 @@ def main() -> int:
     log.info("not covered, by reason (top %d of %d):", args.top, len(reasons))
     for reason, count in reasons.most_common(args.top):
         log.info("  %4d  %s", count, reason)
+    if args.record:
+        failures = [{"case": o.name, "reason": o.reason} for o in outcomes if o.status == "fail"]
+        summary = {"op_types": sum(o.onnx is not None for o in all_ops()), "total": len(outcomes),
+                   "covered": covered, "passed": status["pass"], "failed": status["fail"],
+                   "pass_rate": status["pass"] / max(covered, 1), "sweep_s": elapsed}  # fmt: skip
+        run.write(failures, summary, {"pattern": args.pattern},
+                  uncovered_top=dict(reasons.most_common(args.top)))  # fmt: skip
     return 1 if status["fail"] else 0
 
 

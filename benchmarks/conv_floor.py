@@ -13,6 +13,7 @@ padding, transform, crop, allocation or interpreter step, with warm caches. The 
 model's convs is a lower bound for any NumPy reference run of it: when the floor alone exceeds
 `RefEval / 10`, the issue-3 target "10x faster than ReferenceEvaluator" cannot be met by a NumPy
 kernel design on this machine. Depthwise/grouped convs are left out (they only add to the floor).
+The run is appended to `results/conv_floor.md` and stored as `results/conv_floor.json`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from benchinfo import call_times  # noqa: E402
+from benchinfo import Record, call_times  # noqa: E402
 from reference_bench import engines, limit_threads, machine, model_and_feeds  # noqa: E402
 
 from compiler.graph import Graph  # noqa: E402
@@ -93,6 +94,7 @@ def main() -> int:
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    run = Record("conv_floor", ["threadpoolctl"])
     limiter = limit_threads(1)
     rows = []
     for case in args.cases:
@@ -133,6 +135,12 @@ def main() -> int:
     if not args.no_record:
         with RESULTS.open("a") as handle:
             handle.write(text + "\n")
+        keys = ("model", "batch", "dense_convs", "floor_ms", "ours_ms", "ort_ms", "refeval_ms")
+        cases = [dict(zip(keys, (n, b, c, *(x * 1e3 for x in t)), strict=True))
+                 for n, b, c, *t in rows]  # fmt: skip
+        for case in cases:
+            case["floor_over_refeval10"] = case["floor_ms"] / (case["refeval_ms"] / 10)
+        run.write(cases, {}, {"repeats": args.repeats, "samples": args.samples, "blas": machine()})
     return 0
 
 

@@ -9,14 +9,21 @@ recorded on the stream just before and after the copy. After the pinned H2D runs
 buffer is read back and compared bit-exactly with the host data. Prints a markdown section
 (command, device, versions, table) and appends it to `--out` when given.
 
-    python benchmarks/cuda_bandwidth.py [--max-mib 1024] [--repeats 9] [--out FILE.md]
+    python benchmarks/cuda_bandwidth.py [--max-mib 1024] [--repeats 9] [--out FILE.md] [--record]
+
+`--record` stores the run as benchmarks/results/cuda.json (read by benchmarks/report.py);
+`--if-gpu` exits 0 with a note when there is no CUDA device (so `make bench` runs anywhere);
+`--from-md FILE` instead converts the last table of a recorded markdown run (cuda.md) into
+cuda.json, labelled as transcribed, with the run's date and device from its heading.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import platform
+import re
 import statistics
 import sys
 import time
@@ -27,7 +34,9 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO)]
+sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
+
+from benchinfo import RESULTS_DIR, Record, write_json  # noqa: E402
 
 from backends.tensorrt import cuda  # noqa: E402
 
@@ -170,8 +179,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--peers", default="cupy,torch", help="comma list of cupy, torch or ''")
     parser.add_argument("--out", type=Path, help="append the markdown section to this file")
+    parser.add_argument("--record", action="store_true", help="store results/cuda.json")
+    parser.add_argument("--if-gpu", action="store_true", help="without a CUDA device: note, exit 0")
+    parser.add_argument("--from-md", type=Path, help="convert a recorded markdown run to JSON")
     args = parser.parse_args()
-    peers = [p for p in args.peers.split(",") if p]
+    if args.from_md:
+        print(f"wrote {write_json(RESULTS_DIR / 'cuda.json', from_markdown(args.from_md))}")
+        return
+    reason = cuda.gpu_skip_reason()
+    if reason is not None and args.if_gpu:
+        print(f"cuda_bandwidth: skipped ({reason}); RESULTS.md shows the last recorded run")
+        return
+    run = Record("cuda", ["cuda-bindings", "cupy", "torch"])
+    peers = [p for p in args.peers.split(",") if p and importlib.util.find_spec(p) is not None]
     dev = cuda.device_info()
     head = [
         f"## {datetime.date.today()} — `python {' '.join(sys.argv)}`",
@@ -199,6 +219,67 @@ def main() -> None:
     if args.out is not None:
         with args.out.open("a") as handle:
             handle.write("\n".join(lines) + "\n\n")
+    if args.record:
+        device = f"{dev['name']} (compute capability {dev['capability']})"
+        cases = table_cases(lines)
+        run.write(cases, cuda_summary(cases), {"repeats": args.repeats, "peers": peers,
+                                               "max_mib": args.max_mib}, device=device)  # fmt: skip
+
+
+def table_cases(lines: list[str]) -> list[dict[str, Any]]:
+    """The rows of a bandwidth table (markdown lines) as figures."""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines
+            if line.startswith("|")]  # fmt: skip
+    head, body = rows[0], [r for r in rows[2:] if len(r) == len(rows[0])]
+    peers = [h.removesuffix(" GB/s") for h in head[5::2]]
+    cases = []
+    for r in body:
+        case: dict[str, Any] = {"mib": int(r[0]), "memory": r[1], "dir": r[2],
+                                "ours_gbps": float(r[3]), "events_gbps": float(r[4])}  # fmt: skip
+        for i, peer in enumerate(peers):
+            case[f"{peer}_gbps"] = float(r[5 + 2 * i])
+            case[f"ours_over_{peer}"] = float(r[6 + 2 * i])
+        cases.append(case)
+    return cases
+
+
+def cuda_summary(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pinned GB/s at the largest size, pinned/pageable there, ours/peer ranges from 4 MiB."""
+    top = max(c["mib"] for c in cases)
+    at = {(c["memory"], c["dir"]): c["ours_gbps"] for c in cases if c["mib"] == top}
+    summary: dict[str, Any] = {"largest_mib": top}
+    for d in ("H2D", "D2H"):
+        summary[f"pinned_{d}_gbps"] = at[("pinned", d)]
+        summary[f"pinned_over_pageable_{d}"] = at[("pinned", d)] / at[("pageable", d)]
+    for key in sorted({k for c in cases for k in c if k.startswith("ours_over_")}):
+        ratios = [c[key] for c in cases if c["mib"] >= 4 and c["memory"] == "pinned"]
+        summary[f"{key}_pinned_min"], summary[f"{key}_pinned_max"] = min(ratios), max(ratios)
+    return summary
+
+
+def from_markdown(path: Path) -> dict[str, Any]:
+    """The last recorded run of `path` (a cuda.md section: heading, device line, table) as the
+    record `--record` writes, marked as transcribed (load average and wall time unknown)."""
+    text = path.read_text()
+    name = path.resolve().relative_to(REPO)
+    section = text[text.rindex("\n## ") + 1 :]
+    heading = re.match(r"## (\d{4}-\d{2}-\d{2}) — ([^,]+), `([^`]+)`", section)
+    device_line = re.search(r"^Device: (.+)$", section, re.M)
+    if heading is None or device_line is None:
+        raise SystemExit(f"{path}: no '## DATE — DEVICE, `COMMAND`' heading and Device: line")
+    versions = dict(re.findall(r"(cuda-bindings|numpy|Python|cupy|torch) ([\w.+]+)",
+                               device_line.group(1)))  # fmt: skip
+    cases = table_cases(section.splitlines())
+    return {
+        "benchmark": "cuda", "command": heading.group(3), "started_utc": heading.group(1),
+        "finished_utc": heading.group(1), "wall_s": None, "load_avg": None,
+        "machine": {"line": f"GPU machine: {device_line.group(1)}"},
+        "versions": versions, "settings": {"repeats": 9, "peers": ["cupy", "torch"]},
+        "cases": cases, "summary": cuda_summary(cases), "device": heading.group(2),
+        "transcribed": f"parsed from {name} by `python benchmarks/cuda_bandwidth.py --from-md "
+                       f"{name}`"
+                       " (the run's own markdown output; no GPU used for this record)",
+    }  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ Every case runs in a worker subprocess (`tests/fuzz/worker.py`) under an address
 per-case deadline; the parent kills and restarts a worker that runs past the hard timeout (a hang
 in C code) or dies (a crash), and counts those. Outcomes: `ok`, `CompilerError:<class>`,
 `BUG:<exception>` (anything else escaped), `BUG:no-location`, `timeout`, `hang`, `crash`.
-`--record` appends the command, machine and counts to `benchmarks/results/fuzz.md`.
+`--record` writes the command, machine and counts to `benchmarks/results/fuzz.md` (newest first)
+and stores the run as `benchmarks/results/fuzz.json`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.benchinfo import machine_line  # noqa: E402
+from benchmarks.benchinfo import Record, machine_line  # noqa: E402
 from tests.fuzz.cases import make_cases  # noqa: E402
 from tests.fuzz.oracle import Case  # noqa: E402
 
@@ -199,13 +200,35 @@ def main() -> None:
     ap.add_argument("--record", action="store_true", help="write benchmarks/results/fuzz.md")
     args = ap.parse_args()
     command = "python benchmarks/fuzz_campaign.py " + " ".join(sys.argv[1:])
+    run = Record("fuzz")
     cases = make_cases(args.cases, args.seed)
     start = time.perf_counter()
     results = run_campaign(cases, args.jobs, args.mem_gb, args.timeout, progress=True)
-    section = report(results, command.strip(), time.perf_counter() - start)
+    wall = time.perf_counter() - start
+    section = report(results, command.strip(), wall)
     print(section)
     if args.record:
         _record(section)
+        write_record(run, results, wall, args)
+
+
+def write_record(run: Record, results: list[tuple[Case, dict[str, object]]], wall: float,
+                 args: argparse.Namespace) -> None:  # fmt: skip
+    """Store the run as benchmarks/results/fuzz.json: outcome counts per mutation kind."""
+    by_kind: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for case, res in results:
+        by_kind[case.kind][str(res["outcome"])] += 1
+    totals: collections.Counter[str] = sum(by_kind.values(), collections.Counter())
+    bad = sum(n for o, n in totals.items() if not (o == "ok" or o.startswith("CompilerError")))
+    seconds = [float(r["seconds"]) for _, r in results]  # type: ignore[arg-type]
+    cases = [{"mutation": kind, "cases": sum(c.values()), "outcomes": dict(sorted(c.items()))}
+             for kind, c in sorted(by_kind.items())]  # fmt: skip
+    summary = {"cases": len(results), "uncaught": bad, "outcomes": dict(totals.most_common()),
+               "campaign_s": wall, "slowest_case_s": max(seconds, default=0.0),
+               "cases_per_s": len(results) / wall if wall else 0.0}  # fmt: skip
+    settings = {"cases": args.cases, "seed": args.seed, "jobs": args.jobs,
+                "timeout_s": args.timeout, "mem_gb": args.mem_gb}  # fmt: skip
+    run.write(cases, summary, settings)
 
 
 if __name__ == "__main__":

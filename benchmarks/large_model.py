@@ -9,6 +9,7 @@ The target is a peak RSS under half the weight bytes. Generated files are delete
     python benchmarks/large_model.py                       # 2.2 GB of weights, in /tmp
     python benchmarks/large_model.py --gb 0.05 --width 1024
     python benchmarks/large_model.py --record              # append to results/large_model.md
+                                                           # and store results/large_model.json
 """
 
 from __future__ import annotations
@@ -170,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(child(*args.child)))
         return 0
+    sys.path.insert(0, str(Path(__file__).parent))
+    from benchinfo import Record  # type: ignore[import-not-found]
+
+    run = Record("large_model")
     folder = Path(tempfile.mkdtemp(prefix="irforge-large-", dir=args.dir))
     try:
         result = measure(folder, args.gb, args.width)
@@ -180,10 +185,19 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(result, indent=2))
     print(f"machine: {platform.node()} {os.cpu_count()} CPUs")
     print(row)
-    if args.record:
-        sys.path.insert(0, str(Path(__file__).parent))
-        _record(row)
     ok = int(result["peak_rss"]) < int(result["weight_bytes"]) / 2  # type: ignore[call-overload]
+    if args.record:
+        _record(row)
+        gib = float(1 << 30)
+        case = {"weights_gb": int(result["weight_bytes"]) / 1e9,  # type: ignore[call-overload]
+                "peak_rss_gib": int(result["peak_rss"]) / gib,  # type: ignore[call-overload]
+                "baseline_rss_gib": int(result["baseline_rss"]) / gib,  # type: ignore[call-overload]
+                "peak_over_weights": int(result["peak_rss"]) / int(result["weight_bytes"]),  # type: ignore[call-overload]
+                **{k: result[k] for k in ("load_s", "optimize_s", "export_s", "nodes_before",
+                                          "nodes_after")}}  # fmt: skip
+        run.write([case], {"peak_over_weights": case["peak_over_weights"], "target_met": ok,
+                           "target": "peak RSS < weights / 2"},
+                  {"gb": args.gb, "width": args.width})  # fmt: skip
     print("target met: peak RSS < weights / 2" if ok else "TARGET MISSED: peak RSS >= weights / 2")
     return 0 if ok else 1
 

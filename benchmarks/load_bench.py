@@ -5,7 +5,8 @@ report medians, the spread (min-max) and the ratio ours / peer (< 1 means we are
 
     .venv/bin/python benchmarks/load_bench.py [--models resnet200 transformer64 ...] [--repeat 7]
 
-Results are appended to `benchmarks/results/load.md` with the command, machine and versions.
+Results are appended to `benchmarks/results/load.md` with the command, machine and versions, and
+the run is stored as `benchmarks/results/load.json` (read by `benchmarks/report.py`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import onnx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchinfo import machine_line  # noqa: E402
+from benchinfo import Record, machine_line, stats  # noqa: E402
 from material import model_path  # noqa: E402
 
 import compiler  # noqa: E402
@@ -76,6 +77,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
+    run = Record("load")
     results = [measure(m, args.repeat) for m in args.models]
     header = [
         f"## {datetime.date.today()} — `{' '.join(['python', *sys.argv])}`",
@@ -94,6 +96,19 @@ def main() -> None:
         out.parent.mkdir(exist_ok=True)
         with out.open("a") as f:
             f.write(text + "\n")
+        _write_record(run, results, args.repeat)
+
+
+def _write_record(run: Record, results: list[dict], repeat: int) -> None:
+    cases = []
+    for r in results:
+        ours, peer = stats(r["ours"]), stats(r["peer"])
+        cases.append({"model": r["model"], "nodes": r["nodes"], "ours_ms": ours, "peer_ms": peer,
+                      "ratio": ours["median"] / peer["median"]})  # fmt: skip
+    ratios = [c["ratio"] for c in cases]
+    peer = "onnx.load + onnx.shape_inference.infer_shapes"
+    run.write(cases, {"ratio_min": min(ratios), "ratio_max": max(ratios)},
+              {"repeat": repeat, "peer": peer})  # fmt: skip
 
 
 if __name__ == "__main__":

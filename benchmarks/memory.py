@@ -6,7 +6,7 @@ Run: `python benchmarks/memory.py [--model resnet200] [--batch 8] [--record]`. R
 reports its buffers to it: the peak of everything allocated during the run, kernel temporaries
 such as conv buffers included), and reports the growth of peak RSS (`getrusage`) over the run.
 The target (issue 3) is tracemalloc peak <= 2x the largest live set; `--record` appends the figures
-to `benchmarks/results/memory.md`.
+to `benchmarks/results/memory.md` and stores the run as `benchmarks/results/memory.json`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
+from benchinfo import Record  # noqa: E402
 
 from backends.numpy import compile  # noqa: E402
 from compiler.frontend.onnx_import import load  # noqa: E402
@@ -44,6 +46,7 @@ def main() -> int:
     parser.add_argument("--record", action="store_true", help="append to results/memory.md")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    run = Record("memory")
     from material import model_path
 
     path = model_path(args.model)
@@ -84,6 +87,11 @@ def main() -> int:
     log.info("  ratio tracemalloc peak / live set: %.2f  (target <= 2)", ratio)
     if args.record:
         _record(args, len(graph), result.memory.peak_bytes, traced_peak, rss_growth, ratio)
+        case = {"model": args.model, "batch": args.batch, "nodes": len(graph),
+                "live_set_mb": result.memory.peak_bytes / MB, "traced_peak_mb": traced_peak / MB,
+                "ratio": ratio, "rss_growth_mb": rss_growth / MB, "run_s": elapsed}  # fmt: skip
+        run.write([case], {"ratio": ratio, "target": "<= 2"}, {"model": args.model,
+                                                              "batch": args.batch})  # fmt: skip
     return 0
 
 

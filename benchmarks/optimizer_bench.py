@@ -23,7 +23,7 @@ against the original in ORT (no graph optimization), seeded N(0,1) inputs, max a
 the derived tolerance of `backends/numpy/tolerance.py`.
 
 `--record` appends the tables, the command, machine and versions to
-benchmarks/results/optimizer.md.
+benchmarks/results/optimizer.md and stores the run as benchmarks/results/optimizer.json.
 """
 
 from __future__ import annotations
@@ -47,7 +47,16 @@ sys.path.append(str(REPO / "tests"))
 
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
-from optimizer_bench_extra import alternate, fresh_memory, ladder_model, latency, summary  # noqa: E402
+from benchinfo import Record  # noqa: E402
+from optimizer_bench_extra import (  # noqa: E402
+    alternate,
+    fresh_memory,
+    ladder_model,
+    latency,
+    ms_stats,
+    summary,
+    write_record,
+)
 
 import compiler  # noqa: E402
 from backends.numpy.tolerance import derive_tolerances, max_abs_error  # noqa: E402
@@ -304,7 +313,7 @@ def models_table(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def scaling_table(sizes: list[int], repeat: int) -> str:
+def scaling_table(sizes: list[int], repeat: int, cases: list[dict[str, object]]) -> str:
     lines = [
         "| nodes | after | ours ms (spread) | ms/node | vs smallest |",
         "|---|---|---|---|---|",
@@ -324,6 +333,9 @@ def scaling_table(sizes: list[int], repeat: int) -> str:
         compiler.optimize(graph, PIPELINE, verify_each=False)
         per = med * 1e3 / nodes
         first = first or per
+        cases.append({"nodes": nodes, "after": len(to_onnx(graph).graph.node),
+                      "ms": ms_stats((med, lo, hi), len(samples["ours"])), "ms_per_node": per,
+                      "vs_smallest": per / first})  # fmt: skip
         lines.append(
             f"| {nodes} | {len(to_onnx(graph).graph.node)} | {med * 1e3:.0f} "
             f"({lo * 1e3:.0f}–{hi * 1e3:.0f}) | {per:.4f} | {per / first:.2f}× |"
@@ -332,7 +344,7 @@ def scaling_table(sizes: list[int], repeat: int) -> str:
     return "\n".join(lines)
 
 
-def latency_table(names: list[str]) -> str:
+def latency_table(names: list[str], cases: list[dict[str, object]]) -> str:
     lines = [
         "| model | original ms (spread) | ours ms (spread) | ours / original |",
         "|---|---|---|---|",
@@ -344,6 +356,8 @@ def latency_table(names: list[str]) -> str:
         compiler.optimize(graph, PIPELINE, verify_each=False)
         runs = latency({"original": onnx.load(str(path)), "ours": to_onnx(graph)}, feeds)
         a, b = summary(runs["original"]), summary(runs["ours"])
+        cases.append({"model": name, "original_ms": ms_stats(a, len(runs["original"])),
+                      "ours_ms": ms_stats(b, len(runs["ours"])), "ratio": b[0] / a[0]})  # fmt: skip
         lines.append(f"| {name} | {ms(a)} | {ms(b)} | {b[0] / a[0]:.2f} |")
         print(lines[-1], file=sys.stderr, flush=True)
     return "\n".join(lines)
@@ -392,9 +406,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args(argv)
     sections = args.sections.split(",")
+    run = Record("optimizer", ["onnxsim", "onnxscript", "onnxoptimizer"])
+    scaling: list[dict[str, object]] = []
+    lat: list[dict[str, object]] = []
+    rows = []
     out = []
     if "models" in sections:
-        rows = []
         for name in args.models.split(","):
             rows.append(bench_model(name, args.repeat, args.peer_repeat))
             print(models_table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
@@ -403,9 +420,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     if "scaling" in sections:
         sizes = [int(s) for s in args.sizes.split(",")]
-        out.append("### Scaling: generated ladders\n\n" + scaling_table(sizes, args.repeat))
+        table = scaling_table(sizes, args.repeat, scaling)
+        out.append("### Scaling: generated ladders\n\n" + table)
     if "latency" in sections:
-        table = latency_table(args.latency_models.split(","))
+        table = latency_table(args.latency_models.split(","), lat)
         out.append("### ORT latency (ENABLE_ALL, 1 thread, batch 1, 7 × ≥0.5 s)\n\n" + table)
     text = "\n\n".join(out)
     print(text)
@@ -420,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
             result.write_text("# Optimizer benchmark (benchmarks/optimizer_bench.py)\n\n")
         with result.open("a") as f:
             f.write(head + text + "\n\n")
+        write_record(run, rows, scaling, lat, args, PEERS, PIPELINE)
     return 1 if "FAIL" in text else 0
 
 

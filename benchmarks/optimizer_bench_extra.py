@@ -17,6 +17,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -204,3 +205,56 @@ if __name__ == "__main__":
     import sys
 
     _memory_child(*sys.argv[1:3])
+
+
+# -- the JSON record of a run (benchmarks/results/optimizer.json) ---------------------------------
+
+
+def ms_stats(cell: tuple[float, float, float], n: int) -> dict[str, float]:
+    """A (median, min, max) tuple of seconds as milliseconds for the JSON record."""
+    return {"median": cell[0] * 1e3, "min": cell[1] * 1e3, "max": cell[2] * 1e3, "n": n}
+
+
+def model_case(
+    r: dict[str, Any], repeat: int, peer_repeat: int, peers: tuple[str, ...]
+) -> dict[str, Any]:
+    """One models-table row as plain figures."""
+    counts = {p: r.get(f"{p}_nodes") for p in ("onnxsim", *peers)}
+    best = min((c for c in counts.values() if isinstance(c, int)), default=None)
+    weights, mem = max(int(r["weights"]), 1), r["memory"]
+    times = {k: ms_stats(r[k], repeat) for k in ("ours", "onnxsim", "e2e", "verify")}
+    return {
+        "model": r["model"], "original": r["original"], "ours_nodes": r["ours_nodes"],
+        "ir_nodes": r["ir_nodes"], "peer_nodes": counts, "best_peer_nodes": best,
+        "ours_le_best": best is None or r["ours_nodes"] <= best,
+        **{f"{k}_ms": v for k, v in times.items()},
+        "peer_ms": {p: ms_stats(r[p], peer_repeat) if r.get(p) else None for p in peers},
+        "ratio": r["ours"][0] / r["onnxsim"][0], "weights_mb": weights / 1e6,
+        "optimize_peak_mb": mem["optimize"] / 1e6, "export_peak_mb": mem["export"] / 1e6,
+        "rss_growth_mb": mem["rss"] / 1e6, "optimize_peak_over_weights": mem["optimize"] / weights,
+        "export_peak_over_weights": mem["export"] / weights, "numerics": r["numerics"],
+        "numerics_ok": str(r["numerics"]).startswith("ok"),
+    }  # fmt: skip
+
+
+def write_record(run: Any, rows: list[dict[str, Any]], scaling: list[dict[str, object]],
+                 lat: list[dict[str, object]], args: Any, peers: tuple[str, ...],
+                 pipeline: str) -> None:  # fmt: skip
+    """Store the run as benchmarks/results/optimizer.json."""
+    cases = [model_case(r, args.repeat, args.peer_repeat, peers) for r in rows]
+    summary: dict[str, Any] = {}
+    if cases:
+        summary |= {"models": len(cases), "models_le_best": sum(c["ours_le_best"] for c in cases),
+                    "ratio_max": max(c["ratio"] for c in cases),
+                    "numerics_ok": sum(c["numerics_ok"] for c in cases),
+                    "optimize_peak_over_weights_max": max(c["optimize_peak_over_weights"]
+                                                          for c in cases)}  # fmt: skip
+    if scaling:
+        spread = [float(c["vs_smallest"]) for c in scaling]  # type: ignore[arg-type]
+        summary |= {"scaling_min": min(spread), "scaling_max": max(spread)}
+    if lat:
+        ratios = [float(c["ratio"]) for c in lat]  # type: ignore[arg-type]
+        summary |= {"latency_ratio_min": min(ratios), "latency_ratio_max": max(ratios)}
+    settings = {"pipeline": pipeline, "repeat": args.repeat, "peer_repeat": args.peer_repeat,
+                "sections": args.sections}  # fmt: skip
+    run.write(cases, summary, settings, scaling=scaling, latency=lat)

@@ -28,7 +28,8 @@ bias correction picked by SQNR on 36 other crops of them, then sensitivity and `
 crops; the photos are only measured (`--models "" --disjoint` runs just that;
 `--selection-seed N` draws other random selection crops, `--disjoint-layout trt` uses the TensorRT
 layout). `--record`
-appends the tables to benchmarks/results/quantization.md.
+appends the tables to benchmarks/results/quantization.md and stores the run (figures as numbers)
+as benchmarks/results/quantization.json.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ sys.path.append(str(REPO / "tests"))
 
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
-from benchinfo import machine_line  # noqa: E402
+from benchinfo import Record, machine_line  # noqa: E402
 
 from backends.onnx import save_onnx  # noqa: E402
 from backends.onnx.runtime import session  # noqa: E402
@@ -328,23 +329,23 @@ def main() -> None:
     ap.add_argument("--selection-seed", type=int, default=0, help="random crops of --disjoint")
     ap.add_argument("--record", action="store_true")
     args = ap.parse_args()
+    run = Record("quantization", ["onnxruntime"])
     rows: list[dict[str, Any]] = []
+    tables: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in filter(None, args.models.split(",")):
             rows += bench_model(name, args.rounds, Path(tmp))
             print(table(rows), flush=True)
         text = table(rows) if rows else ""
         if args.disjoint:
-            text += (
-                "\n\n"
-                + DISJOINT_HEAD
-                + "\n".join(disjoint(Path(tmp), args.disjoint_layout, args.selection_seed))
-            )
+            tables["disjoint"] = disjoint(Path(tmp), args.disjoint_layout, args.selection_seed)
+            text += "\n\n" + DISJOINT_HEAD + "\n".join(tables["disjoint"])
     if args.budget:
         head = ["| layout | most sensitive (top 3) | kept in float | top-1 agree (10 photos) | "
                 "SQNR dB | s |", "|---|---|---|---|---|---|"]  # fmt: skip
+        tables["budget"] = budget(args.rounds)
         text += "\n\nEfficientNet-Lite0, `--max-drop 0 --metric top1`:\n\n" + "\n".join(
-            head + budget(args.rounds)
+            head + tables["budget"]
         )
     print(text)
     if args.record:
@@ -354,6 +355,37 @@ def main() -> None:
                 f"Versions: {versions()}\n\n{text}\n")  # fmt: skip
         with RESULTS.open("a") as f:
             f.write(body)
+        write_record(run, rows, tables, args)
+
+
+def _number(text: str) -> float | str | list[int]:
+    """A formatted cell as a number: '95.5 %' -> 95.5, '1.36x' -> 1.36, '9/10' -> [9, 10]."""
+    cell = str(text).removesuffix(" %").removesuffix("x")
+    if "/" in cell:
+        a, b = cell.split("/")
+        return [int(a), int(b)]
+    try:
+        return float(cell)
+    except ValueError:
+        return str(text)
+
+
+def write_record(run: Record, rows: list[dict[str, Any]], tables: dict[str, list[str]],
+                 args: argparse.Namespace) -> None:  # fmt: skip
+    """Store the run as benchmarks/results/quantization.json (cells of `--disjoint`/`--budget`
+    tables as markdown rows)."""
+    cases = [{k.replace(" ", "_").replace("-", "_"): (v if k in ("model", "variant")
+              else _number(v)) for k, v in row.items()} for row in rows]  # fmt: skip
+    summary: dict[str, Any] = {}
+    for case in cases:
+        if case["model"] == "mnist_cnn" and isinstance(case["accuracy"], float):
+            summary[f"mnist_accuracy {case['variant']}"] = case["accuracy"]
+        if case["variant"] == "ours ort" and isinstance(case["vs_float"], float):
+            summary[f"ort_int8_speedup {case['model']}"] = case["vs_float"]
+    settings = {"models": args.models, "rounds": args.rounds, "budget": args.budget,
+                "disjoint": args.disjoint, "disjoint_layout": args.disjoint_layout,
+                "peer": "onnxruntime.quantization.quantize_static (QDQ, per-channel)"}  # fmt: skip
+    run.write(cases, summary, settings, tables=tables)
 
 
 if __name__ == "__main__":

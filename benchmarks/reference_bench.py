@@ -10,6 +10,7 @@ All engines run side by side in one process, alternating, at the same thread cou
 sample is the mean of as many calls as fill `--min-sample` seconds (at least one call); each cell is
 the median of `--samples` samples with the min–max spread. ORT runs the original file with all
 graph optimizations; ours runs the imported graph (the light model constant-folded first).
+The run is appended to `results/reference.md` and stored as `results/reference.json`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
-from benchinfo import cpu_model  # noqa: E402
+from benchinfo import Record, cpu_model, stats  # noqa: E402
 
 from backends.numpy import compile  # noqa: E402
 from compiler.frontend.onnx_import import load  # noqa: E402
@@ -235,6 +236,7 @@ def main() -> int:
     parser.add_argument("--no-record", action="store_true", help="do not append to the results")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    run = Record("reference", ["threadpoolctl"])
     limiter = limit_threads(args.threads)
     log.info("%s", machine())
     rows = [bench_case(case, args) for case in args.cases]
@@ -245,7 +247,29 @@ def main() -> int:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         with RESULTS.open("a") as out:
             out.write(text + "\n")
+        write_record(run, rows, args)
     return 0
+
+
+def write_record(run: Record, rows: list[dict[str, object]], args: argparse.Namespace) -> None:
+    """Store the run as results/reference.json (per-call ms: median, min, max of the samples)."""
+    cases = []
+    for row in rows:
+        cells = row["cells"]
+        ms = {e: stats(c.samples, 1e3) for e, c in cells.items()}  # type: ignore[attr-defined]
+        cases.append({"model": row["model"], "batch": row["batch"], "ours_ms": ms["ours"],
+                      "ort_ms": ms["ort"], "refeval_ms": ms["refeval"],
+                      "ours_over_ort": ms["ours"]["median"] / ms["ort"]["median"],
+                      "refeval_over_ours": ms["refeval"]["median"] / ms["ours"]["median"],
+                      "maxdiff": float(str(row["maxdiff"]))})  # fmt: skip
+    summary = {
+        "ours_over_ort_max": max(c["ours_over_ort"] for c in cases),
+        "refeval_over_ours_min": min(c["refeval_over_ours"] for c in cases),
+        "targets": "ours/ORT <= 3, RefEval/ours >= 10",
+    }
+    settings = {"threads": args.threads, "samples": args.samples, "ref_samples": args.ref_samples,
+                "min_sample_s": args.min_sample, "blas": machine()}  # fmt: skip
+    run.write(cases, summary, settings)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ build it with the CPU-side TensorRT(-RTX) builder (VERBOSE, DETAILED profiling) 
 build time, the network layers emitted, the engine's fused layers (from the engine layer
 information) and the plan size. Side by side, the same ONNX file goes through
 `OnnxParser.parse_from_file` (when the package has it): did it parse, how many layers, and its
-engine's layers and build time. Results are appended to benchmarks/results/tensorrt.md.
+engine's layers and build time. Results are added to benchmarks/results/tensorrt.md (newest first)
+and the run is stored as benchmarks/results/tensorrt.json.
 
     python benchmarks/trt_build_bench.py [--models mnist_cnn,resnet200] [--no-fp16]
 
@@ -28,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 sys.path.append(str(REPO / "tests"))
 
-from benchinfo import machine_line  # noqa: E402
+from benchinfo import Record, machine_line  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "tensorrt.md"
 MODELS = (
@@ -112,12 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precisions", help="e.g. fp32,fp16,int8: the per-precision table")
     parser.add_argument("--opt-levels", default="3", help="builder optimization levels (0-5)")
     args = parser.parse_args(argv)
+    run = Record("tensorrt", ["tensorrt-rtx", "tensorrt"])
     if args.precisions:
         levels = [int(v) for v in args.opt_levels.split(",")]
         table = precision_rows(args.models.split(","), args.precisions.split(","), levels)
         _write_precisions(table, argv, package_version())
         return 0
-    rows = []
+    rows, cases = [], []
     for name in args.models.split(","):
         path = model_path(name)
         if path is None:
@@ -128,8 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         p = onnx_parser(path)
         gc.collect()
         rows.append(_row(name, r32, r16, p))
+        cases.append({"model": name, "fp32": r32, "fp16": r16, "parser": p})
         print(rows[-1], flush=True)
     _write(rows, argv, package_version())
+    parsed = sum(c["parser"]["parsed"] == "yes" for c in cases)
+    built = sum(c["fp32"]["plan"] > 0 for c in cases)
+    run.write(cases, {"models": len(cases), "built_fp32": built, "parser_parsed": parsed,
+                      "builder": package_version()}, {"models": args.models,
+                                                      "fp16": not args.no_fp16})  # fmt: skip
     return 0
 
 
