@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_quantize_parser(sub, _COMMANDS)
     p = sub.add_parser("demo", help="run the main job on the bundled MNIST model")
     p.add_argument("--model", type=Path, default=None, help="another ONNX model instead")
+    p.add_argument("--json", action="store_true", help="print the report as JSON (for scripts)")
+    p.add_argument("--save", type=Path, metavar="DIR",
+                   help="keep the exported models, engines and layer maps in DIR")  # fmt: skip
+    p.add_argument("--force", action="store_true", help="allow a non-empty --save DIR")
     return parser
 
 
@@ -114,7 +118,7 @@ def _convert(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from compiler.demo import run_demo
 
-    return run_demo(args.model)
+    return run_demo(args.model, as_json=args.json, save=args.save, force=args.force)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -1,136 +1,185 @@
-"""`irforge demo`: the main job on the bundled MNIST model, end to end.
+"""`irforge demo`: the main job on the bundled MNIST model, end to end, on one screen.
 
-Import → verify → textual IR round trip → `default` pipeline with check-numerics (a per-pass
-table of time and node delta) → the reference backend against ONNX Runtime on the original model
-(derived tolerance, same top-1) → ONNX export of the optimized graph run in ONNX Runtime → accuracy
-on the bundled real digits. Later issues extend it with quantization and the TensorRT build.
+Import and verify → textual IR round trip → the `default` pipeline with every pass checked
+against the reference (a per-pass table of time and node delta) → the reference backend against
+ONNX Runtime on the original model → the optimized graph exported and run in ONNX Runtime →
+symmetric int8 quantization calibrated on bundled digits → the int8 graph exported and run in
+ONNX Runtime → TensorRT (or TensorRT-RTX) network builds in fp32 and int8, each checked at every
+fusion boundary by interpreting the built network → accuracy on the held-out digits, float and
+int8 side by side. `--json` prints the same as one JSON document; `--save DIR` keeps the
+exported models, engines and layer maps.
+
+The bundled digits (`examples/models/mnist_digits.npz`, 64 never seen in training) are split:
+the first 16 calibrate int8, the other 48 score every backend. Another `--model` gets random
+inputs (one float input) and no accuracy.
 """
 
 from __future__ import annotations
 
-import tempfile
+import json
+import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from compiler.errors import CompilerError
-from compiler.graph import Graph
 
 BUNDLED = Path(__file__).resolve().parent.parent / "examples" / "models"
+CALIBRATION = 16  # bundled digits used to calibrate int8; the rest score
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-
-    def step(self, text: str) -> None:
-        print(f"  [{time.perf_counter() - self.start:6.2f}s] {text}")
-
-
-def run_demo(model: Path | None = None) -> int:
-    """Run the demo; 0 when every check passed, 1 otherwise."""
-    from compiler.driver import summarize
+def run_demo(
+    model: Path | None = None, *, as_json: bool = False, save: Path | None = None,
+    force: bool = False,
+) -> int:  # fmt: skip
+    """Run the demo; 0 when every check passed, 1 otherwise (`CompilerError` on bad input)."""
+    from compiler import demo_steps as steps
     from compiler.frontend.onnx_import import load
-    from compiler.verifier import verify
 
     path = model or BUNDLED / "mnist_cnn_raw.onnx"
     if not path.exists():
         raise CompilerError(f"model not found: {path}")
-    clock = _Clock()
-    print(f"irforge demo on {path}")
+    if save is not None:
+        _prepare_save(save, force)
+    start = time.perf_counter()
     graph = load(path)
-    verify(graph)
-    clock.step(f"imported and verified: {_count(graph)} ops")
-    print(summarize(graph, title=path.name))
-    _text_round_trip(graph, clock)
-    feeds = _inputs(graph, path)
-    original = graph.clone()
-    _optimize(graph, feeds, clock)
-    checks = [_reference_vs_ort(original, path, feeds, clock), _export(graph, path, feeds, clock)]
-    print("PASS" if all(checks) else "FAIL")
-    return 0 if all(checks) else 1
+    loaded = time.perf_counter() - start
+    steps.check_inputs(graph)
+    calib, score, labels = _data(graph, path)
+    state = steps.DemoState(path, graph, calib, score, labels, save)
+    plan: list[tuple[str, Callable[[steps.DemoState], steps.StepResult]]] = [
+        ("import + verify", steps.import_model),
+        ("textual IR round trip", steps.text_round_trip),
+        ("`default` pipeline", steps.optimize_default),
+        ("reference vs ONNX Runtime", steps.reference_vs_ort),
+        ("ONNX export -> ONNX Runtime", steps.export_optimized),
+        ("int8 quantization", steps.quantize_int8),
+        ("int8 ONNX -> ONNX Runtime", steps.export_int8),
+        (f"{_trt_name()} build fp32", lambda s: steps.tensorrt_build(s, "fp32")),
+        (f"{_trt_name()} build int8", lambda s: steps.tensorrt_build(s, "int8")),
+    ]
+    done: list[dict[str, Any]] = []
+    for title, step in plan:
+        with _spinner(title, enabled=not as_json):
+            t0 = time.perf_counter()
+            result = step(state)
+        seconds = time.perf_counter() - t0 + (loaded if not done else 0.0)
+        done.append({"step": title, "ok": result.ok, "seconds": seconds, "text": result.text,
+                     **result.details})  # fmt: skip
+    report = _report(state, path, done, time.perf_counter() - start)
+    print(json.dumps(report, indent=1) if as_json else render(report))
+    return 0 if report["pass"] else 1
 
 
-def _count(graph: Graph) -> int:
-    return sum(1 for n in graph.nodes if n.op != "const")
+def _trt_name() -> str:
+    from compiler.demo_steps import have_tensorrt
+
+    return {"tensorrt": "TensorRT", "tensorrt_rtx": "TensorRT-RTX"}.get(have_tensorrt() or "",
+                                                                        "TensorRT")  # fmt: skip
 
 
-def _text_round_trip(graph: Graph, clock: _Clock) -> None:
-    from compiler.text import parse_graph, print_graph_with_resources
-
-    text, resources = print_graph_with_resources(graph)
-    if print_graph_with_resources(parse_graph(text, resources=resources))[0] != text:
-        raise CompilerError("textual IR round trip changed the graph")
-    clock.step(f"textual IR round trip exact ({len(text.splitlines())} lines)")
-
-
-def _optimize(graph: Graph, feeds: dict[str, np.ndarray], clock: _Clock) -> None:
-    from compiler.optimizer import optimize
-
-    before = _count(graph)
-    report = optimize(graph, "default", check_numerics=True, inputs=feeds)
-    clock.step(
-        f"`default` pipeline, every pass checked numerically: {before} -> {_count(graph)} ops"
-    )
-    print(report.timing_table())
-    print(f"  pipeline: {report.pipeline}")
+def _prepare_save(save: Path, force: bool) -> None:
+    if save.exists() and not save.is_dir():
+        raise CompilerError(f"--save {save}: not a folder")
+    if save.exists() and any(save.iterdir()) and not force:
+        raise CompilerError(f"--save {save}: folder is not empty (use --force to overwrite)")
+    save.mkdir(parents=True, exist_ok=True)
 
 
-def _reference_vs_ort(
-    graph: Graph, path: Path, feeds: dict[str, np.ndarray], clock: _Clock
-) -> bool:
-    from backends.numpy import run
-    from backends.numpy.tolerance import derive_tolerances, max_abs_error
-    from backends.onnx import run_onnxruntime
-
-    ours = run(graph, feeds).outputs
-    ref = run_onnxruntime(path, feeds)
-    ok = True
-    for name, tol in derive_tolerances(graph, ref).items():
-        err = max_abs_error(ours[name], ref[name])
-        ok = ok and err <= tol.atol
-        clock.step(f"reference backend vs ONNX Runtime on the original, {name}: "
-                   f"max |err| {err:.2e} (derived tolerance {tol.atol:.2e})")  # fmt: skip
-    return ok
-
-
-def _export(graph: Graph, path: Path, feeds: dict[str, np.ndarray], clock: _Clock) -> bool:
-    import onnx
-
-    from backends.onnx import run_onnxruntime, save_onnx
-
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "optimized.onnx"
-        save_onnx(graph, out, pipeline="default")
-        nodes = len(onnx.load(out).graph.node)
-        ref = run_onnxruntime(path, feeds)
-        got = run_onnxruntime(out, feeds)
-    clock.step(f"exported optimized ONNX: {len(onnx.load(path).graph.node)} -> {nodes} nodes")
-    same_top1 = all(np.array_equal(ref[k].argmax(-1), got[k].argmax(-1)) for k in ref)
-    err = max(float(np.max(np.abs(ref[k] - got[k]))) for k in ref)
-    clock.step(f"ONNX Runtime, original vs optimized: max |err| {err:.2e}, same top-1: {same_top1}")
-    _accuracy(got, path)
-    return same_top1
-
-
-def _inputs(graph: Graph, path: Path) -> dict[str, np.ndarray]:
+def _data(graph: Any, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(calibration inputs, scored inputs, their labels or None)."""
     digits = BUNDLED / "mnist_digits.npz"
-    if path.parent == BUNDLED and digits.exists():
-        return {graph.inputs[0].name: np.load(digits)["x"]}
+    if path.resolve().parent == BUNDLED and digits.exists():
+        with np.load(digits) as data:
+            x, y = data["x"], data["y"]
+        return x[:CALIBRATION], x[CALIBRATION:], y[CALIBRATION:]
+    value = graph.inputs[0]
+    shape = [d if isinstance(d, int) else 8 for d in value.type.shape or ()]
+    if not value.type.shape or not isinstance(value.type.shape[0], int):
+        shape = [8, *shape[1:]] if shape else shape
     rng = np.random.default_rng(0)
-    feeds = {}
-    for value in graph.inputs:
-        shape = [d if isinstance(d, int) else 1 for d in value.type.shape or ()]
-        feeds[value.name] = rng.standard_normal(shape).astype(value.type.dtype.to_numpy())
-    return feeds
+    dtype = value.type.dtype.to_numpy()
+    return (rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype),
+            None)  # fmt: skip
 
 
-def _accuracy(outputs: dict[str, np.ndarray], path: Path) -> None:
-    digits = BUNDLED / "mnist_digits.npz"
-    if path.parent != BUNDLED or not digits.exists():
+@contextmanager
+def _spinner(title: str, *, enabled: bool) -> Iterator[None]:
+    """A transient spinner on a terminal's stderr while a step runs (nothing otherwise)."""
+    if not (enabled and sys.stderr.isatty()):
+        yield
         return
-    labels = np.load(digits)["y"]
-    logits = next(iter(outputs.values()))
-    top1 = float(np.mean(logits.argmax(axis=1) == labels))
-    print(f"  accuracy on {len(labels)} real held-out digits: {top1:.1%}")
+    try:
+        from rich.console import Console
+    except ImportError:
+        yield
+        return
+    with Console(stderr=True).status(f"{title} ...", spinner="dots"):
+        yield
+
+
+def _report(state: Any, path: Path, done: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    from compiler.demo_steps import accuracy_rows
+
+    failed = [d["step"] for d in done if d["ok"] is False]
+    return {
+        "model": str(path),
+        "calibration_inputs": len(state.calib),
+        "scored_inputs": len(state.score),
+        "labelled": state.labels is not None,
+        "steps": done,
+        "accuracy": accuracy_rows(state),
+        "seconds": seconds,
+        "failed": failed,
+        "skipped": [d["step"] for d in done if d["ok"] is None],
+        "saved": str(state.save) if state.save else None,
+        "pass": not failed,
+    }
+
+
+def render(report: dict[str, Any]) -> str:
+    """The human-readable report (fits one screen for the bundled model)."""
+    lines = [f"irforge demo on {report['model']}", ""]
+    for k, d in enumerate(report["steps"], 1):
+        mark = {True: "ok", False: "FAIL", None: "skip"}[d["ok"]]
+        lines.append(f"{k:>2} {d['step']:<29} {mark:<4} {d['seconds']:5.2f}s  {d['text']}")
+    lines += ["", *_pass_table(report), "", *_accuracy_table(report), ""]
+    if report["saved"]:
+        lines.append(f"artifacts in {report['saved']}")
+    verdict = "PASS" if report["pass"] else "FAIL: " + ", ".join(report["failed"])
+    skipped = f", {len(report['skipped'])} skipped" if report["skipped"] else ""
+    lines.append(f"{verdict} ({len(report['steps'])} steps{skipped}, {report['seconds']:.1f} s;"
+                 " `irforge demo --json` for scripts)")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _pass_table(report: dict[str, Any]) -> list[str]:
+    step = next(d for d in report["steps"] if d["step"] == "`default` pipeline")
+    rows = step["passes"]
+    lines = [f"   {'`default` pass (changed the graph)':<40} {'runs':>5} {'ms':>8} {'nodes Δ':>8}"]
+    for r in (r for r in rows if r["changed"]):
+        lines.append(f"   {r['pass']:<40} {r['runs']:>5} {1e3 * r['seconds']:>8.2f} "
+                     f"{r['nodes_delta']:>+8}")  # fmt: skip
+    idle = [r for r in rows if not r["changed"]]
+    lines.append(f"   {f'{len(idle)} other passes (no change)':<40} "
+                 f"{sum(r['runs'] for r in idle):>5} {1e3 * sum(r['seconds'] for r in idle):>8.2f}"
+                 f" {0:>+8}")  # fmt: skip
+    return lines
+
+
+def _accuracy_table(report: dict[str, Any]) -> list[str]:
+    n = report["scored_inputs"]
+    what = f"top-1 on {n} held-out digits" if report["labelled"] else f"{n} random inputs"
+    lines = [f"   {what:<44} {'top-1':>7} {'same as float':>14}"]
+    for row in report["accuracy"]:
+        top1 = f"{row['top1']:.1%}" if "top1" in row else "-"
+        agree = f"{row['agrees_with_float']:.1%}" if "agrees_with_float" in row else "-"
+        lines.append(f"   {row['run']:<44} {top1:>7} {agree:>14}")
+    if any("TensorRT" in row["run"] for row in report["accuracy"]):
+        lines.append("   (TensorRT rows: the built network run by irforge's NumPy interpreter; "
+                     "engines run on a GPU)")  # fmt: skip
+    return lines
