@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     from compiler.cli_quantize import add_parser as add_quantize_parser
 
     add_quantize_parser(sub, _COMMANDS)
+    from compiler.cli_viz import add_parser as add_viz_parser
+
+    add_viz_parser(sub, _COMMANDS)
     p = sub.add_parser("demo", help="run the main job on the bundled MNIST model")
     p.add_argument("--model", type=Path, default=None, help="another ONNX model instead")
     p.add_argument("--json", action="store_true", help="print the report as JSON (for scripts)")
