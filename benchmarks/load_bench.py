@@ -18,6 +18,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import onnx
 
@@ -100,15 +101,15 @@ def main() -> None:
 
 
 def _write_record(run: Record, results: list[dict], repeat: int) -> None:
-    cases = []
+    cases: list[dict[str, Any]] = []
     for r in results:
         ours, peer = stats(r["ours"]), stats(r["peer"])
         cases.append({"model": r["model"], "nodes": r["nodes"], "ours_ms": ours, "peer_ms": peer,
                       "ratio": ours["median"] / peer["median"]})  # fmt: skip
     ratios = [c["ratio"] for c in cases]
-    peer = "onnx.load + onnx.shape_inference.infer_shapes"
+    what = "onnx.load + onnx.shape_inference.infer_shapes"
     run.write(cases, {"ratio_min": min(ratios), "ratio_max": max(ratios)},
-              {"repeat": repeat, "peer": peer})  # fmt: skip
+              {"repeat": repeat, "peer": what})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -51,13 +51,13 @@ def main() -> int:
             log.info("      %s: %s", result.name, result.detail[:160])
     if args.record:
         oracles = Counter(r.oracle for r in report.results if r.status == "pass")
-        failures = [{"op": op, "case": r.name, "detail": r.detail[:300]}
-                    for op, rs in report.failures_by_op().items() for r in rs]  # fmt: skip
+        failed = [{"op": op, "case": r.name, "detail": r.detail[:300]}
+                  for op, rs in report.failures_by_op().items() for r in rs]  # fmt: skip
         summary = {"total": report.total, "covered": report.covered,
                    "passed": report.count("pass"), "failed": report.count("fail"),
                    "pass_rate": report.count("pass") / max(report.covered, 1),
                    "oracles": dict(oracles.most_common()), "sweep_s": elapsed}  # fmt: skip
-        run.write(failures, summary, {"pattern": args.pattern})
+        run.write(failed, summary, {"pattern": args.pattern})
     return 0
 
 

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -253,7 +254,7 @@ def main() -> int:
 
 def write_record(run: Record, rows: list[dict[str, object]], args: argparse.Namespace) -> None:
     """Store the run as results/reference.json (per-call ms: median, min, max of the samples)."""
-    cases = []
+    cases: list[dict[str, Any]] = []
     for row in rows:
         cells = row["cells"]
         ms = {e: stats(c.samples, 1e3) for e, c in cells.items()}  # type: ignore[attr-defined]
