@@ -126,13 +126,26 @@ def from_graph(graph: Graph) -> Diagram:
     return diagram
 
 
+def _repeats(ops: Sequence[str], period: int) -> int:
+    """How many times `ops[:period]` repeats from the start of `ops`."""
+    k = 1
+    while ops[k * period : (k + 1) * period] == ops[:period] and (k + 1) * period <= len(ops):
+        k += 1
+    return k
+
+
 def compress_ops(ops: Sequence[str]) -> str:
-    """A short label for an op sequence: `a → b`, `(a → b) ×40`, `a → … → z (9 ops)`."""
+    """A short label for an op sequence: `a → b`, `(a → b) ×40 → c`, `a → … → z (9 ops)`."""
     n = len(ops)
-    for period in range(1, min(4, n // 2) + 1):
-        if n % period == 0 and all(ops[i] == ops[i % period] for i in range(n)):
-            unit = " → ".join(ops[:period])
-            return f"{unit} ×{n // period}" if period == 1 else f"({unit}) ×{n // period}"
+    cover, period = max((_repeats(ops, p) * p, -p) for p in range(1, min(4, n) + 1))
+    period = -period
+    if cover >= 2 * period:
+        unit = " → ".join(ops[:period])
+        head = f"{unit} ×{cover // period}" if period == 1 else f"({unit}) ×{cover // period}"
+        rest = ops[cover:]
+        if not rest:
+            return head
+        return head + " → " + (" → ".join(rest) if len(rest) <= 2 else f"… ({len(rest)} more)")
     if n <= 3:
         return " → ".join(ops)
     return f"{ops[0]} → … → {ops[-1]} ({n} ops)"
