@@ -10,7 +10,7 @@ the passes that keep its name):
 - `error`: relative max error `max|a − b| / max|b|` of each node's output `a` (float32 reference
   backend) against `b`, the *original* graph's value of the same name computed in float64 —
   so the original graph shows its own float32 rounding and the optimized graph what the pipeline
-  added. Inputs: `--inputs FILE.npz` or seeded random ones (as `irforge compare`).
+  added. Inputs: `--inputs FILE.npz` or seeded random ones (standard normal, symbolic dims 1).
 - `sensitivity`: per-layer int8 sensitivity (`compiler.quantize.driver.sensitivity`): each layer
   quantized alone, output SQNR in dB against float; calibrated on `--calib DATA` (else seeded
   random inputs). Units are the layers of the graph after `default`.
@@ -179,8 +179,13 @@ def _error_values(original: Graph, inputs: Path | None,
                   seed: int) -> Callable[[Graph], dict[str, float]]:  # fmt: skip
     from backends.numpy import compile as compile_program
     from compiler.cli_compare import graph_inputs
+    from compiler.passmanager.numerics import random_inputs
 
-    arrays = graph_inputs(original, inputs, seed)
+    if inputs is None:  # symbolic dims 1: the float64 run of a large model is the slow part
+        ones = {d: 1 for v in original.inputs for d in (v.shape or ()) if isinstance(d, str)}
+        arrays = random_inputs(original.inputs, seed, ones)
+    else:
+        arrays = graph_inputs(original, inputs, seed)
     truth = compile_program(original)(arrays, float64=True, capture=True).captured
 
     def values(graph: Graph) -> dict[str, float]:

@@ -148,7 +148,7 @@ def test_error_overlay_before_after_matches_a_float64_run(tmp_path: Path) -> Non
     original = compiler.load(MNIST)
     after = original.clone()
     compiler.optimize(after, "default")
-    arrays = random_inputs(original.inputs, 0)
+    arrays = random_inputs(original.inputs, 0, {"batch": 1})
     truth = compile_program(original)(arrays, float64=True, capture=True).captured
     got = compile_program(after)(arrays, capture=True).captured
     scheme = error_scheme()
