@@ -120,7 +120,8 @@ def _same_value(x: object, y: object) -> bool:
     if isinstance(x, float):
         return x == y or (x != x and y != y)  # type: ignore[operator]
     if isinstance(x, tuple):
-        return len(x) == len(y) and all(map(_same_value, x, y))  # type: ignore[arg-type]
+        assert isinstance(y, tuple)  # same type as x (checked above)
+        return len(x) == len(y) and all(_same_value(a, b) for a, b in zip(x, y, strict=True))
     return x == y
 
 

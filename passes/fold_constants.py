@@ -220,9 +220,10 @@ def _declared_bytes(node: Node, arrays: list[np.ndarray | None]) -> int | None:
     total = 0
     for out in node.outputs:
         shape = out.type.shape
-        if shape is None or not all(isinstance(d, int) for d in shape):
+        dims = [d for d in shape if isinstance(d, int)] if shape is not None else []
+        if shape is None or len(dims) != len(shape):
             return None
-        total += math.prod(shape) * out.dtype.to_numpy().itemsize
+        total += math.prod(dims) * out.dtype.to_numpy().itemsize
     return total
 
 

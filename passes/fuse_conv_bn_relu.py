@@ -77,9 +77,17 @@ def _const_refusal(value: Value | None, what: str, owner: Node) -> str | None:
     return None
 
 
+def _weight(node: Node, index: int) -> tuple[Value, np.ndarray]:
+    """Input `index` of `node` and its constant value (the rule's `check` made sure of both)."""
+    value = node.inputs[index]
+    array = value.const_value() if value is not None else None
+    assert value is not None and array is not None
+    return value, array
+
+
 def _bn_scale_shift(bn: Node) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(s, μ, β) in float64 for `(y − μ)·s + β`."""
-    gamma, beta, mean, var = (np.asarray(v.const_value(), np.float64) for v in bn.inputs[1:5])
+    gamma, beta, mean, var = (np.asarray(_weight(bn, i)[1], np.float64) for i in range(1, 5))
     scale = gamma / np.sqrt(var + np.float64(bn.attrs["epsilon"]))
     return scale, mean, beta
 
@@ -97,13 +105,14 @@ class FoldBatchNorm(RewriteRule):
         if bn.output.type.dtype.to_numpy().kind not in FLOAT_KINDS:
             return "not a float BN"
         for i, what in enumerate(("BN scale", "BN bias", "BN mean", "BN variance"), start=1):
-            if bn.inputs[i] is None or bn.inputs[i].const_value() is None:
+            value = bn.inputs[i]
+            if value is None or value.const_value() is None:
                 return f"the {what} is not a constant"
         reason = _intermediate_refusal(affine.output, affine.op)
         reason = reason or _const_refusal(affine.inputs[1], "weight", affine)
         if reason is None and len(affine.inputs) > 2:
             reason = _const_refusal(affine.inputs[2], "bias", affine)
-        return reason or _shape_refusal(affine, int(bn.output.type.shape[1]) if _static(bn) else -1)
+        return reason or _shape_refusal(affine, _channels(bn))
 
     def rewrite(self, match: Match, b: RewriteBuilder) -> Value:
         bn, affine = match["batch_normalization"], match["affine"]
@@ -112,17 +121,19 @@ class FoldBatchNorm(RewriteRule):
         return fold(affine, scale, mean, shift, b, bn.output.name)
 
 
-def _static(bn: Node) -> bool:
+def _channels(bn: Node) -> int:
+    """The BN's static channel count, or -1."""
     shape = bn.output.type.shape
-    return shape is not None and len(shape) >= 2 and isinstance(shape[1], int)
+    if shape is None or len(shape) < 2 or not isinstance(shape[1], int):
+        return -1
+    return shape[1]
 
 
 def _shape_refusal(affine: Node, channels: int) -> str | None:
     """Why the weights of `affine` cannot absorb a BN over `channels` channels (-1: unknown)."""
     if channels < 0:
         return "the BN channel count is not static"
-    w = affine.inputs[1].const_value()
-    assert w is not None  # checked by the caller
+    w = _weight(affine, 1)[1]  # checked by the caller
     if w.dtype.kind not in FLOAT_KINDS:
         return "the weight is not a float tensor"
     if affine.op == "conv":
@@ -146,7 +157,7 @@ def _cast(array: np.ndarray, like: np.ndarray) -> np.ndarray:
 def _fold_conv(
     node: Node, s: np.ndarray, mean: np.ndarray, shift: np.ndarray, b: RewriteBuilder, name: str
 ) -> Value:
-    w = node.inputs[1].const_value()
+    w_in, w = _weight(node, 1)
     bias = _old_bias(node, len(s))
     if node.op == "conv":
         new_w = _scale_rows(w, s)
@@ -154,7 +165,7 @@ def _fold_conv(
         g, c, mg = int(node.attrs["group"]), w.shape[0], w.shape[1]
         wg = _product(np.ascontiguousarray(w).reshape(g, c // g, mg, -1), s.reshape(g, 1, mg, 1))
         new_w = wg.reshape(w.shape)
-    w_out = b.const(new_w, node.inputs[1].name)
+    w_out = b.const(new_w, w_in.name)
     new_b = b.const(_cast((bias - mean) * s + shift, w), f"{name}_bias" if name else "")
     return b.op_like(node.op, node.inputs[0], w_out, new_b, like=node.output, name=name,
                      **node.attrs)  # fmt: skip
@@ -200,7 +211,7 @@ def _old_bias(node: Node, channels: int) -> np.ndarray:
 def _fold_linear(
     node: Node, s: np.ndarray, mean: np.ndarray, shift: np.ndarray, b: RewriteBuilder, name: str
 ) -> Value:
-    w = node.inputs[1].const_value()
+    w_in, w = _weight(node, 1)
     trans_b = node.op == "gemm" and bool(node.attrs["transB"])
     scaled = _product(w, s[:, None] if trans_b else s[None, :])
     attrs = dict(node.attrs) if node.op == "gemm" else {}
@@ -208,7 +219,7 @@ def _fold_linear(
     beta = float(attrs.get("beta", 1.0))
     new_c = (beta * c - mean) * s + shift  # broadcasts C ([], [N], [1,N], [M,1], [M,N]) with [N]
     attrs["beta"] = 1.0
-    new_w = b.const(scaled, node.inputs[1].name)
+    new_w = b.const(scaled, w_in.name)
     new_bias = b.const(_cast(new_c, w), f"{name}_bias" if name else "")
     return b.op("gemm", node.inputs[0], new_w, new_bias, names=[name], **attrs)
 

@@ -62,7 +62,9 @@ def _producer(value: Value | None, op: str) -> Node | None:
     return value.producer
 
 
-def _only_user(value: Value, node: Node) -> bool:
+def _only_user(value: Value | None, node: Node) -> bool:
+    if value is None:
+        return False
     return not value.is_graph_output and all(u.node is node for u in value.uses)
 
 

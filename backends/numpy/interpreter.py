@@ -282,7 +282,7 @@ class Program:
         for step in plan:
             (node, kernel, gather, single, attrs, count, slot, dtype, shape, rest, frees, donor,
              inplace, _, _) = step  # fmt: skip
-            args = [gather(env)] if single else [] if gather is None else list(gather(env))
+            args = [] if gather is None else [gather(env)] if single else list(gather(env))
             if donor >= 0:  # input 0 dies here: overwrite it if nothing else can see it
                 env[donor] = array = results = None  # the last step's locals may hold it too
                 if inplace is not None and donatable(args[0]):

@@ -181,7 +181,8 @@ class _Exporter:
         if self.opset < opdef.since:
             raise BackendError(f"{node.op} with activation {name} needs opset {opdef.since} "
                                f"(target opset {self.opset})", node.loc)  # fmt: skip
-        inputs, attrs = [source], {}
+        inputs, attrs = [source], dict[str, Any]()
+        assert opdef.onnx is not None  # every epilogue activation is a standard ONNX op
         if name == "clip":  # bounds are inputs; ±inf stands for an absent bound
             dtype = node.outputs[0].type.dtype.to_numpy()
             for value, absent, what in zip(params, (-np.inf, np.inf), ("min", "max"), strict=True):

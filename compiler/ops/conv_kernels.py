@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -229,7 +230,8 @@ def _windows(
     spans = [(k - 1) * d + 1 for k, d in zip(ks, dilations, strict=True)]
     view = np.lib.stride_tricks.sliding_window_view(xp, spans, axis=tuple(range(2, 2 + nsp)))
     view = view[tuple(index)]  # N, C, *out, *spans
-    view = view[(Ellipsis, *[slice(None, None, d) for d in dilations])]
+    by_dilation: tuple[Any, ...] = (Ellipsis, *[slice(None, None, d) for d in dilations])
+    view = view[by_dilation]
     order = (0, 1, *range(2 + nsp, 2 + 2 * nsp), *range(2, 2 + nsp))
     return view.transpose(order)
 

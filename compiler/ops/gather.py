@@ -79,7 +79,7 @@ def _slice(ctx: InferContext) -> list[TensorType]:
         n = ctx.shape(1)[0] if len(ctx.shape(1)) == 1 and not ctx.has(3) else None
         hit = range(n) if isinstance(n, int) and n <= len(x) else range(len(x))
         return [ctx.type(0).with_shape(tuple(None if i in hit else d for i, d in enumerate(x)))]
-    out = list(x)
+    out: list[InferDim] = list(x)
     for axis, start, end, step in params:
         out[axis] = _sliced_dim(x[axis], start, end, step)
     return [ctx.type(0).with_shape(tuple(out))]  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -281,7 +281,8 @@ def _conv_geometry(
     """Explicit pads and output spatial size of a conv (memoized: the same per node each run;
     callers must not mutate the lists)."""
     explicit = resolve_pads(spatial, ks, strides, dil, pads, auto_pad)
-    return explicit, [int(d) for d in conv_output_shape(spatial, ks, strides, dil, explicit)]
+    dims = conv_output_shape(spatial, ks, strides, dil, explicit)
+    return explicit, [int(cast(int, d)) for d in dims]  # concrete: runtime shapes are ints
 
 
 # -- ConvTranspose ---------------------------------------------------------------------------------

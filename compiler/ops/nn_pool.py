@@ -6,7 +6,7 @@ counted (as in PyTorch and ONNX Runtime), and a window that would start in the e
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -82,8 +82,8 @@ class _Windows:
         n = len(ks)
         pads = resolve_pads(x.shape[2:], ks, strides, dil, attrs.get("pads"), attrs["auto_pad"])
         ceil = bool(attrs["ceil_mode"])
-        self.out = [int(d) for d in conv_output_shape(x.shape[2:], ks, strides, dil, pads,
-                                                      "NOTSET", ceil)]  # fmt: skip
+        dims = conv_output_shape(x.shape[2:], ks, strides, dil, pads, "NOTSET", ceil)
+        self.out = [int(cast(int, d)) for d in dims]  # concrete: runtime shapes are ints
         # ceil mode may need cells past the end pad: they exist only to keep windows in bounds
         extra = [
             max((self.out[i] - 1) * strides[i] + dil[i] * (ks[i] - 1) + 1 - size

@@ -54,7 +54,7 @@ def _resize(ctx: InferContext) -> list[TensorType]:
     if has_scales == has_sizes:
         raise ctx.fail("exactly one of scales and sizes must be given")
     dims = _from_sizes(ctx, x, axes) if has_sizes else _from_scales(ctx, x, axes)
-    out = list(x)
+    out: list[InferDim] = list(x)
     for axis, d in zip(axes, dims, strict=True):
         out[axis] = d
     return [ctx.type(0).with_shape(tuple(out))]

@@ -240,7 +240,7 @@ def _concat(ctx: InferContext) -> list[TensorType]:
     if len(dtypes) > 1 or len({len(s) for s in shapes}) > 1:
         raise ctx.fail("inputs must share element type and rank")
     axis = normalize_axis(int(ctx.attr("axis")), len(shapes[0]), ctx.op)
-    out = list(shapes[0])
+    out: list[InferDim] = list(shapes[0])
     for s in shapes[1:]:
         for i, d in enumerate(s):
             if i != axis:

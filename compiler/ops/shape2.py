@@ -136,11 +136,12 @@ def _pad(ctx: InferContext) -> list[TensorType]:
         return [ctx.type(0).with_shape(tuple(None if i in axes else d for i, d in enumerate(x)))]
     if len(pads) != 2 * len(axes):
         raise ctx.fail(f"pads has {len(pads)} values for {len(axes)} axes")
-    out = list(x)
+    out: list[InferDim] = list(x)
     for j, a in enumerate(axes):
-        grow = pads[j] + pads[j + len(axes)]
-        out[a] = x[a] + grow if isinstance(x[a], int) else (x[a] if grow == 0 else None)
-        if isinstance(out[a], int) and out[a] < 0:
+        grow, dim = pads[j] + pads[j + len(axes)], x[a]
+        new = dim + grow if isinstance(dim, int) else (dim if grow == 0 else None)
+        out[a] = new
+        if isinstance(new, int) and new < 0:
             raise ctx.fail(f"pads {list(pads)} crop dim {a} below zero")
     return [ctx.type(0).with_shape(tuple(out))]  # type: ignore[arg-type]
 

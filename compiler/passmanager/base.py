@@ -21,7 +21,6 @@ Option types are `bool`, `int`, `float`, `str` and any of them `| None` (spelled
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import re
 import typing
@@ -75,11 +74,17 @@ def options_of(cls: type) -> list[OptionSpec]:
 
 
 # `get_type_hints` evaluates string annotations on every call; pass classes never change once
-# defined, and `spec()` runs for every pass execution (report records).
-@functools.cache
+# defined, and `spec()` runs for every pass execution (report records): memoized per class.
+_OPTIONS: dict[type, tuple[OptionSpec, ...]] = {}
+
+
 def _options_of(cls: type) -> tuple[OptionSpec, ...]:
-    hints = typing.get_type_hints(cls)
-    return tuple(_option(f, hints[f.name]) for f in dataclasses.fields(cls) if f.init)
+    found = _OPTIONS.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        found = tuple(_option(f, hints[f.name]) for f in dataclasses.fields(cls) if f.init)
+        _OPTIONS[cls] = found
+    return found
 
 
 def _option(f: dataclasses.Field[Any], hint: Any) -> OptionSpec:
