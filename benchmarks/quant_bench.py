@@ -370,18 +370,26 @@ def _number(text: str) -> float | str | list[int]:
         return str(text)
 
 
+def summarize(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """MNIST accuracy per variant (`mnist_accuracy_ours_ort_bc`, ...) and the ORT int8 speed-up
+    of the `ort` layout per model (`ort_int8_speedup_resnet200`, ...)."""
+    summary: dict[str, Any] = {}
+    for case in cases:
+        variant = case["variant"].replace(" +", "_").replace(" ", "_")
+        if case["model"] == "mnist_cnn" and isinstance(case["accuracy"], float):
+            summary[f"mnist_accuracy_{variant}"] = case["accuracy"]
+        if case["variant"] == "ours ort" and isinstance(case["vs_float"], float):
+            summary[f"ort_int8_speedup_{case['model']}"] = case["vs_float"]
+    return summary
+
+
 def write_record(run: Record, rows: list[dict[str, Any]], tables: dict[str, list[str]],
                  args: argparse.Namespace) -> None:  # fmt: skip
     """Store the run as benchmarks/results/quantization.json (cells of `--disjoint`/`--budget`
     tables as markdown rows)."""
     cases = [{k.replace(" ", "_").replace("-", "_"): (v if k in ("model", "variant")
               else _number(v)) for k, v in row.items()} for row in rows]  # fmt: skip
-    summary: dict[str, Any] = {}
-    for case in cases:
-        if case["model"] == "mnist_cnn" and isinstance(case["accuracy"], float):
-            summary[f"mnist_accuracy {case['variant']}"] = case["accuracy"]
-        if case["variant"] == "ours ort" and isinstance(case["vs_float"], float):
-            summary[f"ort_int8_speedup {case['model']}"] = case["vs_float"]
+    summary = summarize(cases)
     settings = {"models": args.models, "rounds": args.rounds, "budget": args.budget,
                 "disjoint": args.disjoint, "disjoint_layout": args.disjoint_layout,
                 "peer": "onnxruntime.quantization.quantize_static (QDQ, per-channel)"}  # fmt: skip
