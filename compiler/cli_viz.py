@@ -36,6 +36,7 @@ import numpy as np
 
 from compiler.errors import CompilerError
 from compiler.graph import Graph
+from compiler.viz import COLLAPSE
 
 OVERLAYS = ("op", "error", "sensitivity", "precision", "trt-group")
 SUFFIXES = {".svg": "svg", ".html": "html", ".htm": "html"}
@@ -63,8 +64,9 @@ def add_parser(sub: Any, commands: dict[str, Any]) -> None:
     p.add_argument("--pipeline", default=None, help="draw the graph after this pipeline")
     p.add_argument("--before-after", action="store_true",
                    help="draw the graph before and after the pipeline side by side")  # fmt: skip
-    p.add_argument("--collapse", default="auto", choices=("auto", "none", "chains"),
-                   help="fold linear chains: auto (over --max-nodes), none, chains")  # fmt: skip
+    p.add_argument("--collapse", default="auto", choices=COLLAPSE,
+                   help="fold repeated blocks and/or linear chains (auto: when over "
+                        "--max-nodes)")  # fmt: skip
     p.add_argument("--max-nodes", type=int, default=150,
                    help="most boxes on one page (default: %(default)s)")  # fmt: skip
     p.add_argument("--inputs", type=Path, metavar="FILE.npz", help="error: inputs by name")

@@ -219,13 +219,32 @@ def test_png_has_each_node_colour_at_the_node(tmp_path: Path) -> None:
         assert max(abs(p - w) for p, w in zip(pixel, want, strict=True)) <= 6, b["el"].get("id")
 
 
-def test_large_model_folds_chains_and_pages(tmp_path: Path, material: Any) -> None:
-    model = material("resnet200_noisy")
+def _members(boxes: list[dict[str, Any]]) -> int:
+    return sum(int(b["el"].get("data-members", 0)) for b in boxes if b["el"].get("class") == "node")
+
+
+@pytest.mark.parametrize(
+    ("name", "nodes", "label"),
+    [("resnet200_noisy", 1612, "×99 block above (16 ops)"),
+     ("transformer64", 3338, "×62 block above (52 ops)")],
+)  # fmt: skip
+def test_large_model_folds_repeated_blocks_to_one_page(
+    name: str, nodes: int, label: str, tmp_path: Path, material: Any
+) -> None:
     start = time.perf_counter()
-    text = viz(tmp_path, "--max-nodes", "60", name="r.html", model=model)
+    text = viz(tmp_path, name="r.html", model=material(name))
     seconds = time.perf_counter() - start
     parser, svgs = check_html(text)
-    assert seconds < 10 and len(text) < 2_000_000, (seconds, len(text))
+    assert seconds < 15 and len(text) < 200_000 and parser.pages == 1, (seconds, len(text))
+    _, boxes, _ = check_svg(svgs[0])
+    assert 20 < len(boxes) <= 150 and _members(boxes) == nodes  # each node in exactly one box
+    assert label in [b["el"].get("data-op") for b in boxes]
+
+
+def test_large_model_pages_with_stubs(tmp_path: Path, material: Any) -> None:
+    text = viz(tmp_path, "--collapse", "chains", "--max-nodes", "60", name="r.html",
+               model=material("resnet200_noisy"))  # fmt: skip
+    parser, svgs = check_html(text)
     assert parser.pages == len(svgs) > 1
     folded = 0
     for k, svg in enumerate(svgs):
@@ -234,14 +253,13 @@ def test_large_model_folds_chains_and_pages(tmp_path: Path, material: Any) -> No
         assert kinds.count("node") + kinds.count("io") <= 60
         targets = {int(b["el"].get("data-target")) for b in boxes if b["el"].get("class") == "stub"}
         assert targets and all(0 <= t < len(svgs) and t != k for t in targets)
-        drawn = [b["el"] for b in boxes if b["el"].get("class") == "node"]
-        folded += sum(int(e.get("data-members", 0)) for e in drawn)
+        folded += _members(boxes)
     assert folded == 1612  # every non-constant node is in exactly one box
 
 
 def test_mlp_chain_folds_to_one_box_and_pages_unfolded(tmp_path: Path, material: Any) -> None:
     model = material("mlp2000")
-    _, boxes, _ = check_svg(viz(tmp_path, model=model))
+    _, boxes, _ = check_svg(viz(tmp_path, "--collapse", "chains", model=model))
     nodes = [b["el"] for b in boxes if b["el"].get("class") == "node"]
     assert len(nodes) == 1 and nodes[0].get("data-op") == "(matmul → add → tanh) ×2000 → identity"
     assert nodes[0].get("data-members") == "6001"
@@ -249,6 +267,38 @@ def test_mlp_chain_folds_to_one_box_and_pages_unfolded(tmp_path: Path, material:
     text = viz(tmp_path, "--collapse", "none", "--max-nodes", "500", name="m.html", model=model)
     parser, svgs = check_html(text)
     assert time.perf_counter() - start < 15 and parser.pages == 13
+
+
+def test_repeated_residual_blocks_fold_after_the_first() -> None:
+    from compiler.viz.blocks import cut_positions, fold_blocks
+
+    diagram = Diagram()
+    diagram.add(Box("in", "input", "x", "input"))
+    last = "in"
+    for i in range(5):  # relu -> conv -> add(relu, conv): the add is each block's cut
+        for op in ("relu", "conv", "add"):
+            diagram.add(Box(f"{op}{i}", op, f"{op}{i}", "node", [f"{op}{i}"], [op]))
+        diagram.edges += [(last, f"relu{i}"), (f"relu{i}", f"conv{i}"), (f"conv{i}", f"add{i}"),
+                          (f"relu{i}", f"add{i}")]  # fmt: skip
+        last = f"add{i}"
+    diagram.add(Box("out", "output", "y", "output"))
+    diagram.edges.append((last, "out"))
+    keys = list(diagram.boxes)
+    assert [keys[c] for c in cut_positions(diagram)] == [
+        k for i in range(5) for k in (f"relu{i}", f"add{i}")
+    ] + ["out"]
+    folded = fold_blocks(diagram)
+    drawn = [b.key for b in folded.boxes.values()]
+    # segments: [in, relu0] [conv0, add0] [relu1] ... [conv4, add4] [out]; the unit
+    # ([conv, add], [relu]) repeats 4 times from conv0: the first stays, 3 fold into one box
+    assert drawn == ["in", "relu0", "conv0", "add0", "relu1", "conv1", "conv4", "add4", "out"]
+    box = folded.boxes["conv1"]
+    assert box.label == "×3 block above (3 ops)" and len(box.members) == 9
+    assert set(folded.edges) == {
+        ("in", "relu0"), ("relu0", "conv0"), ("conv0", "add0"), ("relu0", "add0"),
+        ("add0", "relu1"), ("relu1", "conv1"), ("conv1", "conv4"), ("conv1", "add4"),
+        ("conv4", "add4"), ("add4", "out"),
+    }  # fmt: skip
 
 
 def test_layout_of_random_dags_respects_ranks_and_gaps() -> None:

@@ -2,8 +2,8 @@
 
 Pure core layer: it draws graphs and the overlay values it is given; computing values that need
 a backend (numeric error, int8 sensitivity, TensorRT fusion groups) is the driver's job
-(`compiler/cli_viz.py`). Steps: `diagram.from_graph` -> `fold_chains` (optional) -> `paint` ->
-`paginate` -> `layout` -> `svg` / `html`.
+(`compiler/cli_viz.py`). Steps: `diagram.from_graph` -> `blocks.fold_blocks` and
+`diagram.fold_chains` (optional) -> `paint` -> `paginate` -> `layout` -> `svg` / `html`.
 
 Example:
     >>> from compiler.viz import GraphView, render
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from compiler.errors import CompilerError
 from compiler.graph import Graph
+from compiler.viz.blocks import fold_blocks
 from compiler.viz.diagram import Diagram, fold_chains, from_graph, paginate
 from compiler.viz.html import html_document
 from compiler.viz.layout import layout
@@ -28,7 +29,7 @@ from compiler.viz.overlay import Scheme, Value, paint
 from compiler.viz.svg import Page, Panel, legend_fragment, svg_document
 
 FORMATS = ("svg", "html")
-COLLAPSE = ("auto", "none", "chains")
+COLLAPSE = ("auto", "none", "chains", "blocks", "all")
 
 
 @dataclass
@@ -42,7 +43,9 @@ class GraphView:
 
 def _diagram(view: GraphView, collapse: str, max_nodes: int) -> Diagram:
     diagram = from_graph(view.graph)
-    if collapse == "chains" or (collapse == "auto" and len(diagram.boxes) > max_nodes):
+    if collapse in ("blocks", "all") or (collapse == "auto" and len(diagram.boxes) > max_nodes):
+        diagram = fold_blocks(diagram)
+    if collapse in ("chains", "all") or (collapse == "auto" and len(diagram.boxes) > max_nodes):
         diagram = fold_chains(diagram)
     return diagram
 
@@ -72,8 +75,9 @@ def render(
         scheme: The overlay's colours (`compiler.viz.overlay`).
         fmt: "svg" (every page side by side in one drawing) or "html" (pages shown one at a
             time, pan and zoom).
-        collapse: "chains" folds linear chains; "auto" does when a graph has more than
-            `max_nodes` boxes; "none" draws every node.
+        collapse: "blocks" folds repeated blocks (`compiler.viz.blocks`), "chains" linear
+            chains, "all" both; "auto" folds blocks when a graph has more than `max_nodes`
+            boxes, then chains if it still has; "none" draws every node.
         max_nodes: The most boxes on one page (pages beyond are linked by stubs).
         title: The heading.
 

@@ -178,34 +178,41 @@ def _chains(diagram: Diagram) -> list[list[str]]:
     return chains
 
 
-def _merged(boxes: list[Box]) -> Box:
+def merged_box(boxes: list[Box], label: str, what: str) -> Box:
+    """One node box standing for `boxes` (in program order); `what` heads its tooltip."""
     members = [m for b in boxes for m in b.members]
     ops = [o for b in boxes for o in b.ops]
-    merged = Box(boxes[0].key, compress_ops(ops), f"{boxes[0].name} … {boxes[-1].name}", "node",
-                 members, ops)  # fmt: skip
-    merged.lines = [f"{len(members)} nodes folded (a linear chain):"]
+    merged = Box(boxes[0].key, label, f"{boxes[0].name} … {boxes[-1].name}", "node", members, ops)
+    merged.lines = [f"{len(members)} nodes folded ({what}):"]
     merged.lines += [f"  %{m} = {o}" for m, o in zip(members[:TOOLTIP_MEMBERS], ops, strict=False)]
     if len(members) > TOOLTIP_MEMBERS:
         merged.lines.append(f"  … and {len(members) - TOOLTIP_MEMBERS} more")
     return merged
 
 
-def fold_chains(diagram: Diagram) -> Diagram:
-    """A new diagram where every maximal linear chain of node boxes is one box."""
-    head_of: dict[str, str] = {}
-    merged: dict[str, Box] = {}
-    for chain in _chains(diagram):
-        merged[chain[0]] = _merged([diagram.boxes[k] for k in chain])
-        head_of.update((k, chain[0]) for k in chain)
+def merge_groups(diagram: Diagram, groups: dict[str, tuple[list[str], Box]]) -> Diagram:
+    """A new diagram where each group of box keys (by its first key) is replaced by its box;
+    edges are redirected and those inside a group dropped."""
+    head_of = {k: head for head, (keys, _) in groups.items() for k in keys}
     out = Diagram()
     for key, box in diagram.boxes.items():
         if key not in head_of:
             out.add(box)
         elif head_of[key] == key:
-            out.add(merged[key])
+            out.add(groups[key][1])
     edges = [(head_of.get(s, s), head_of.get(d, d)) for s, d in diagram.edges]
     out.edges = list(dict.fromkeys(e for e in edges if e[0] != e[1]))
     return out
+
+
+def fold_chains(diagram: Diagram) -> Diagram:
+    """A new diagram where every maximal linear chain of node boxes is one box."""
+    groups = {}
+    for chain in _chains(diagram):
+        boxes = [diagram.boxes[k] for k in chain]
+        label = compress_ops([o for b in boxes for o in b.ops])
+        groups[chain[0]] = (chain, merged_box(boxes, label, "a linear chain"))
+    return merge_groups(diagram, groups)
 
 
 def paginate(diagram: Diagram, max_boxes: int) -> list[Diagram]:
