@@ -99,21 +99,24 @@ def render_table(table: Table, record: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def load_record(name: str, folder: Path = RESULTS_DIR) -> dict[str, Any]:
+def load_record(name: str, folder: Path = RESULTS_DIR, script: str = "") -> dict[str, Any]:
     """The JSON record `folder/<name>.json`; ReportError if it is missing or not a record."""
     path = folder / f"{name}.json"
+    maker = f"`python benchmarks/{script}` with its record option" if script else "its script"
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ReportError(f"{path}: missing; run `make bench` (or the benchmark's script with "
-                          "its record option) to create it") from None  # fmt: skip
+        raise ReportError(f"{path}: missing; run `make bench` (or {maker}) to create it") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ReportError(f"{path}: not a readable JSON record ({exc})") from None
-    needed = ("command", "started_utc", "machine", "versions", "settings", "cases", "summary")
-    missing = [k for k in needed if not isinstance(record, dict) or k not in record]
+    kinds = {"command": str, "started_utc": str, "machine": dict, "versions": dict,
+             "settings": dict, "cases": list, "summary": dict}  # fmt: skip
+    if not isinstance(record, dict):
+        raise ReportError(f"{path}: not a benchmark record (a JSON {type(record).__name__})")
+    missing = [k for k, kind in kinds.items() if not isinstance(record.get(k), kind)]
     if missing:
         raise ReportError(f"{path}: not a benchmark record (no {', '.join(missing)})")
-    return record  # type: ignore[no-any-return]
+    return record
 
 
 def provenance(record: dict[str, Any], main_machine: str) -> list[str]:
@@ -184,7 +187,7 @@ def reported_section(records: dict[str, dict[str, Any]], folder: Path) -> list[s
 
 def render(folder: Path = RESULTS_DIR) -> str:
     """RESULTS.md's text from the records in `folder`."""
-    records = {s.name: load_record(s.name, folder) for s in SECTIONS}
+    records = {s.name: load_record(s.name, folder, s.script) for s in SECTIONS}
     lines_by_machine: dict[str, int] = {}
     for s in SECTIONS:
         if not s.gpu:

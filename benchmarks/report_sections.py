@@ -121,7 +121,10 @@ SECTIONS = [
         "`ort sym`/`ort asym` = ORT's `quantize_static` (the peer), `ours trt`/`ours ort` = "
         "`irforge quantize` in the TensorRT / ORT Q/DQ layout (+bc: bias correction). SQNR (dB, "
         "vs the float model) and accuracy (1000 held-out MNIST digits): higher is better; "
-        "vs float = float / int8 latency in ORT, batch 1: higher is better (> 1: int8 faster).",
+        "vs float = float / int8 latency in ORT, batch 1: higher is better (> 1: int8 faster). "
+        "The EfficientNet-Lite0 runs calibrated on disjoint images (`--disjoint`) and the "
+        "accuracy-budget runs (`--budget`) are not part of `make bench` (time budget); they are "
+        "in results/quantization.md.",
         "MNIST accuracy float {mnist_accuracy_float:.1f} %, ours int8 "
         "{mnist_accuracy_ours_trt:.1f} % (trt) / {mnist_accuracy_ours_ort:.1f} % (ort), ORT "
         "quantize_static {mnist_accuracy_ort_sym:.1f} %; ORT int8 speed-up (ort layout) "

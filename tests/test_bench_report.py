@@ -83,7 +83,8 @@ def results(tmp_path: Path) -> Path:
 
 def test_a_missing_record_is_one_clear_error(results: Path, capsys: Any) -> None:
     (results / "memory.json").unlink()
-    with pytest.raises(report.ReportError, match=r"memory\.json: missing; run `make bench`"):
+    message = r"memory\.json: missing; run `make bench` \(or `python benchmarks/memory\.py`"
+    with pytest.raises(report.ReportError, match=message):
         report.render(results)
     assert report.main(["--results", str(results), "--output", str(results / "R.md")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -93,8 +94,9 @@ def test_a_missing_record_is_one_clear_error(results: Path, capsys: Any) -> None
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("{\"cases\": [", "not a readable JSON record"), ("[1, 2]", "not a benchmark record"),
-     ("{\"command\": \"x\"}", "not a benchmark record \\(no started_utc")],
+    [("{\"cases\": [", "not a readable JSON record"),
+     ("[1, 2]", "not a benchmark record \\(a JSON list"),
+     ("{\"command\": \"x\", \"machine\": 3}", "not a benchmark record \\(no started_utc, machine")],
 )  # fmt: skip
 def test_a_corrupt_record_is_one_clear_error(results: Path, content: str, message: str) -> None:
     (results / "fuzz.json").write_text(content)
