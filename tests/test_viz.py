@@ -356,19 +356,25 @@ FAKE_DOM = """
 const script = require('fs').readFileSync(0, 'utf8');
 function cls(names) {
   const s = new Set(names);
-  return {toggle(c, on) { on ? s.add(c) : s.delete(c); }, contains(c) { return s.has(c); }};
+  return {toggle(c, on) { on ? s.add(c) : s.delete(c); }, contains(c) { return s.has(c); },
+    add(c) { s.add(c); }, remove(c) { s.delete(c); }};
 }
 function target() { return {on: {}, addEventListener(t, f) { this.on[t] = f; }}; }
-const pages = [0, 1, 2].map(() => ({classList: cls(['page'])}));
+const pages = [0, 1, 2].map((k) => ({classList: cls(['page']), dataset: {page: String(k)}}));
+const nodes = [['conv', 'conv', 0], ['relu_3', 'relu', 2], ['relu_31', 'relu', 2]].map(
+  ([name, op, k]) => ({dataset: {name, op}, classList: cls([]), closest: () => pages[k]}));
 const svg = Object.assign(target(), {box: '0 0 400 200', getAttribute() { return this.box; },
   setAttribute(_, v) { this.box = v; },
   getBoundingClientRect() { return {left: 0, top: 0, width: 400, height: 200}; }});
 const stub = Object.assign(target(), {dataset: {target: '2'}});
 const buttons = {'.prev': {}, '.next': {}, 'select': {value: 0}};
-const panel = {dataset: {}, querySelector: (q) => buttons[q],
-  querySelectorAll: (q) => ({'.page': pages, 'svg': [svg], '.stub': [stub]}[q])};
+const parts = {'.page': pages, 'svg': [svg], '.stub': [stub], '.node,.io': nodes};
+const panel = {dataset: {}, querySelector: (q) => buttons[q], querySelectorAll: (q) => parts[q]};
+const find = target();
+const hit = () => nodes.filter((n) => n.classList.contains('hit'));
 global.window = target();
-global.document = {querySelectorAll: () => [panel]};
+global.document = {getElementById: () => find,
+  querySelectorAll: (q) => q === '.hit' ? hit() : [panel]};
 eval(script);
 const active = () => pages.findIndex((p) => p.classList.contains('active'));
 const seen = [active()];
@@ -377,7 +383,9 @@ stub.on.click(); seen.push(active());
 buttons['.next'].onclick(); seen.push(active());
 buttons['select'].onchange({target: {value: '1'}}); seen.push(active());
 svg.on.wheel({deltaY: -1, clientX: 200, clientY: 100, preventDefault() {}});
-console.log(JSON.stringify({seen, box: svg.box}));
+find.on.change({target: {value: '%relu_3'}}); seen.push(active());
+find.on.change({target: {value: 'conv'}}); seen.push(active());
+console.log(JSON.stringify({seen, box: svg.box, hits: hit().map((n) => n.dataset.name)}));
 """
 
 
@@ -394,7 +402,8 @@ def test_html_script_pages_and_zoom_in_node(tmp_path: Path) -> None:
     assert parser.pages == 3
     script = re.findall(r"<script>(.*?)</script>", text, flags=re.S)[0]
     run = subprocess.run([node, "-e", FAKE_DOM], input=script, capture_output=True, text=True,
-                         timeout=60, check=True)  # fmt: skip
+                         timeout=60, check=False)  # fmt: skip
+    assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
-    assert result["seen"] == [0, 1, 2, 2, 1]
+    assert result["seen"] == [0, 1, 2, 2, 1, 2, 0] and result["hits"] == ["conv"]
     assert [float(v) for v in result["box"].split()] == pytest.approx([40, 20, 320, 160])

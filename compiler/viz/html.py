@@ -1,7 +1,8 @@
 """A self-contained HTML page around the SVG pages: panels side by side, one page of each shown at a
 time (buttons and a page list), pan (drag) and zoom (wheel) by a small inline script that edits
-each SVG's viewBox, double-click to reset, and page stubs that jump to the page they name. No
-external files or network: the page works offline from disk.
+each SVG's viewBox, double-click to reset, page stubs that jump to the page they name, and a find
+box that opens the page holding a value (or op) and outlines its box. No external files or
+network: the page works offline from disk.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ header{padding:6px 10px;background:#263238;color:#fff}
 .bar{padding:4px 6px;border-bottom:1px solid #ddd;display:flex;gap:6px;align-items:center}
 .page{display:none}.page.active{display:block}
 .page svg{width:100%;height:calc(100vh - 110px);cursor:grab;display:block}
+#find{margin-left:16px;width:260px}
+.hit rect{stroke:#e00000 !important;stroke-width:4px !important}
 """
 
 SCRIPT = """
@@ -55,6 +58,19 @@ document.querySelectorAll('.panel').forEach(function(panel){
     s.addEventListener('click',function(){show(panel,Number(s.dataset.target));});});
   show(panel,0);
 });
+function find(q){
+  q=q.trim().replace(/^%/,'');if(!q)return;
+  document.querySelectorAll('.hit').forEach(function(h){h.classList.remove('hit');});
+  document.querySelectorAll('.panel').forEach(function(panel){
+    var all=Array.from(panel.querySelectorAll('.node,.io'));
+    var hit=all.find(function(n){return n.dataset.name===q;})||
+      all.find(function(n){return n.dataset.name.indexOf(q)>=0||n.dataset.op===q;});
+    if(!hit)return;
+    hit.classList.add('hit');show(panel,Number(hit.closest('.page').dataset.page));
+  });
+}
+var finder=document.getElementById('find');
+if(finder)finder.addEventListener('change',function(e){find(e.target.value);});
 })();
 """
 
@@ -83,6 +99,7 @@ def html_document(title: str, panels: Sequence[Panel], legend: Fragment, overlay
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
-        f"<header>{escape(title)}</header>"
+        f'<header>{escape(title)}<input id="find" placeholder="find a value (%name) or an op">'
+        "</header>"
         f'<main class="panels">{body}</main><script>{SCRIPT}</script></body></html>\n'
     )
