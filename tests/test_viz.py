@@ -165,7 +165,7 @@ def test_error_overlay_before_after_matches_a_float64_run(tmp_path: Path) -> Non
     assert any(e.get("data-number") not in ("0.0", None) for e in root.iter(f"{NS}g"))
 
 
-def test_precision_overlay_after_int8_weights(tmp_path: Path) -> None:
+def test_precision_overlay_after_int8_weights_and_fp16(tmp_path: Path) -> None:
     graph = compiler.load(MNIST)
     compiler.optimize(graph, "trt-int8")
     _, boxes, _ = check_svg(viz(tmp_path, "--overlay", "precision", "--pipeline", "trt-int8"))
@@ -175,6 +175,10 @@ def test_precision_overlay_after_int8_weights(tmp_path: Path) -> None:
     convs = [n for n, node in printed(graph).items() if node.op == "conv"]
     assert len(convs) == 5 and all(nodes[c].get("data-category") == "int8 compute" for c in convs)
     assert sum(e.get("data-category") == "int8 Q/DQ" for e in nodes.values()) == 6
+    _, boxes, _ = check_svg(viz(tmp_path, "--overlay", "precision", "--pipeline", "trt-fp16",
+                                "--force"))  # fmt: skip
+    kinds = {e.get("data-op"): e.get("data-category") for e in nodes_of(boxes).values()}
+    assert kinds["conv"] == kinds["gemm"] == "fp16" and kinds["cast"] == "cast"
 
 
 def test_sensitivity_overlay_on_the_bundled_digits(tmp_path: Path) -> None:
