@@ -27,7 +27,9 @@ EPILOG = """examples:
   irforge quantize model.onnx -o int8.onnx --calib data.npz --report   symmetric int8 Q/DQ
   irforge build model.onnx --check           TensorRT coverage: every unconvertible node, why
   irforge build model.onnx -o model.plan --precision fp16 --layer-map layers.json
+  irforge viz model.onnx -o graph.html --pipeline default --before-after --overlay error
   irforge demo                               the main job on the bundled MNIST model
+  irforge demo --json                        ... as one JSON report (for scripts)
 """
 
 
