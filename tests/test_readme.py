@@ -32,8 +32,9 @@ LANGUAGES = {"python", "sh", "", "text"}
 PYTHON = [body for lang, body in FENCES if lang == "python"]
 
 NOT_RUN = (
-    (r"^make\b", "`make demo` / `make test` create .venv and install every extra (minutes, "
-                 "network) and run the whole suite; CI runs `make test` on a fresh clone"),
+    (r"^make\b", "make targets set up .venv (every extra installed: minutes, network) and run "
+                 "long jobs (the demo, the whole suite, benchmarks); CI runs `make test` on a "
+                 "fresh clone"),
     (r"^irforge run .*--backend tensorrt\b", "runs a TensorRT engine: needs NVIDIA's tensorrt, "
                                              "cuda-python and a CUDA GPU, which CI lacks"),
 )  # fmt: skip
@@ -116,6 +117,8 @@ def test_readme_sample_runs(index: int, monkeypatch: pytest.MonkeyPatch) -> None
 
     if re.search(r"^(import|from) torch\b", PYTHON[index], re.M):
         pytest.importorskip("torch", reason="this README sample needs the torch extra")
+    if "onnxruntime" in PYTHON[index]:
+        pytest.importorskip("onnxruntime", reason="this README sample needs the ort extra")
     if "backends.tensorrt" in PYTHON[index] and not _has_tensorrt():
         pytest.skip("this README sample needs tensorrt or tensorrt_rtx (the tensorrt extra)")
     monkeypatch.chdir(ROOT)
