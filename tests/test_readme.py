@@ -107,6 +107,25 @@ def test_readme_shell_block_runs(index: int, tmp_path: Path) -> None:
     assert done.returncode == 0, f"runnable README shell block {index}:\n{done.stdout}{done.stderr}"
 
 
+def test_api_table_names_exist() -> None:
+    """Every dotted name called in the "Python API tour" table resolves."""
+    section = TEXT.split("## Python API tour", 1)[1].split("```", 1)[0]
+    names = re.findall(r"`((?:compiler|backends)(?:\.\w+)+)\(", section)
+    assert len(names) >= 10, names
+    for name in names:
+        module, _, attr = name.rpartition(".")
+        while module:
+            try:
+                owner = importlib.import_module(module)
+                break
+            except ModuleNotFoundError:
+                module, _, parent = module.rpartition(".")
+                attr = f"{parent}.{attr}"
+        for part in attr.split("."):
+            owner = getattr(owner, part)
+        assert callable(owner), name
+
+
 def _has_tensorrt() -> bool:
     return _has_any(("tensorrt", "tensorrt_rtx"))
 
