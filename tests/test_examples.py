@@ -119,6 +119,10 @@ def test_sensitivity_ranks_every_layer() -> None:
     assert {r[1] for r in rows} == {"relu", "relu_1", "relu_2", "relu_3", "relu_4", "logits"}
     sqnrs = [float(r[2]) for r in rows]
     assert sqnrs == sorted(sqnrs) and 20.0 < sqnrs[0] < 80.0
+    readme = (ROOT / "README.md").read_text().split("python examples/sensitivity.py", 1)[1]
+    shown = re.findall(r"^\| (\d+) \| (\S+) \| ([\d.]+) \|", readme.split("```text", 1)[1], re.M)
+    assert [r[:2] for r in shown] == [r[:2] for r in rows], "README's sensitivity table is stale"
+    assert all(abs(float(a[2]) - float(b[2])) < 0.05 for a, b in zip(shown, rows, strict=True))
     full = re.search(r"int8 +top-1 +([\d.]+) % +SQNR vs float +([\d.]+) dB", done.stdout)
     assert full is not None and float(full.group(1)) >= 90.0, done.stdout
     assert float(full.group(2)) < sqnrs[0]  # all layers together lose more than any one
