@@ -228,7 +228,11 @@ def write_record(run: Record, results: list[tuple[Case, dict[str, object]]], wal
                "cases_per_s": len(results) / wall if wall else 0.0}  # fmt: skip
     settings = {"cases": args.cases, "seed": args.seed, "jobs": args.jobs,
                 "timeout_s": args.timeout, "mem_gb": args.mem_gb}  # fmt: skip
-    run.write(cases, summary, settings)
+    caught = ("ok", "CompilerError")
+    uncaught = [{"case": str(case), "outcome": res["outcome"], "seconds": res["seconds"],
+                 "detail": str(res.get("detail", "")).strip()[-300:]} for case, res in results
+                if not str(res["outcome"]).startswith(caught)]  # fmt: skip
+    run.write(cases, summary, settings, uncaught_cases=uncaught[:50])
 
 
 if __name__ == "__main__":

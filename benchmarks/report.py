@@ -64,7 +64,7 @@ def _get(obj: Any, path: str) -> Any:
 
 def cell(value: Any, fmt: str) -> str:
     """`value` in format `fmt`; '–' when absent (e.g. a peer that failed)."""
-    if value is None or value == "":
+    if value is None or value in ("", "-"):
         return "–"
     try:
         return FORMATS[fmt](value)

@@ -176,7 +176,10 @@ SECTIONS = [
                            ("seconds", "campaign_s", "f1"), ("cases/s", "cases_per_s", "f1"),
                            ("slowest case s", "slowest_case_s", "f1"),
                            ("ok", "outcomes.ok", "int")]),
-         Table("summary", [("outcomes", "outcomes", "dict")])],
+         Table("summary", [("outcomes", "outcomes", "dict")]),
+         Table("uncaught_cases", [("case", "case", "text"), ("outcome", "outcome", "text"),
+                                  ("seconds", "seconds", "f1")],
+               "Cases counted as uncaught (the first 50; details in the record):")],
     ),
     Section(
         "conformance", "ONNX node tests through the NumPy reference backend", "conformance.py",
