@@ -127,7 +127,7 @@ def _report(state: Any, path: Path, done: list[dict[str, Any]], seconds: float) 
 
     failed = [d["step"] for d in done if d["ok"] is False]
     return {
-        "model": str(path),
+        "model": _shown(path),
         "calibration_inputs": len(state.calib),
         "scored_inputs": len(state.score),
         "labelled": state.labels is not None,
@@ -139,6 +139,14 @@ def _report(state: Any, path: Path, done: list[dict[str, Any]], seconds: float) 
         "saved": str(state.save) if state.save else None,
         "pass": not failed,
     }
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory when it is under it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def render(report: dict[str, Any]) -> str:

@@ -96,7 +96,8 @@ def optimize_default(state: DemoState) -> StepResult:
 
 
 def pass_rows(records: list[Any]) -> list[dict[str, Any]]:
-    """Per pass (by name, options dropped): runs, changes, seconds, node delta; slowest first."""
+    """Per pass (by name, options dropped): runs, changes, seconds, node delta; in the order
+    the pipeline first ran them."""
     rows: dict[str, dict[str, Any]] = {}
     for r in records:
         row = rows.setdefault(r.spec.split("{")[0], {"runs": 0, "changed": 0, "seconds": 0.0,
@@ -105,7 +106,7 @@ def pass_rows(records: list[Any]) -> list[dict[str, Any]]:
         row["changed"] += int(r.changed)
         row["seconds"] += r.seconds
         row["nodes_delta"] += r.nodes_after - r.nodes_before
-    return [{"pass": k, **v} for k, v in sorted(rows.items(), key=lambda kv: -kv[1]["seconds"])]
+    return [{"pass": k, **v} for k, v in rows.items()]
 
 
 def reference_vs_ort(state: DemoState) -> StepResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import onnx
@@ -14,6 +15,7 @@ from compiler import demo_steps
 from compiler.cli import main
 from compiler.demo import run_demo
 
+ROOT = Path(__file__).resolve().parents[2]
 HAVE_TRT = any(importlib.util.find_spec(m) for m in ("tensorrt", "tensorrt_rtx"))
 STEPS = ("import + verify", "textual IR round trip", "`default` pipeline",
          "reference vs ONNX Runtime", "ONNX export -> ONNX Runtime", "int8 quantization",
@@ -98,3 +100,22 @@ def test_demo_without_tensorrt_skips_the_builds_and_says_why(
     out = capsys.readouterr().out
     assert out.count(" skip ") == 2 and "pip install 'irforge[tensorrt]'" in out
     assert "2 skipped" in out.splitlines()[-1]
+
+
+def _masked(text: str) -> str:
+    """The transcript without its timings (they vary from run to run)."""
+    text = re.sub(r"\b\d+\.\d+s\b", "T", text)
+    text = re.sub(r"(steps, )\d+\.\d+ s;", r"\1T s;", text)
+    return re.sub(r"(\S)\s+(\d+\.\d+)(\s+[+-]\d+)$", r"\1 T\3", text, flags=re.M)
+
+
+@pytest.mark.skipif(not HAVE_TRT, reason="the README transcript includes the TensorRT-RTX builds")
+def test_readme_transcript_is_what_the_demo_prints(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = (ROOT / "README.md").read_text()
+    shown = re.search(r"## Quick start.*?```text\n(.*?)```", readme, re.S)
+    assert shown is not None
+    monkeypatch.chdir(ROOT)
+    assert run_demo() == 0
+    assert _masked(capsys.readouterr().out.rstrip()) == _masked(shown.group(1).rstrip())
