@@ -90,6 +90,11 @@ def upgrade(node: OnnxNode, opset: int, ctx: UpgradeContext) -> list[OnnxNode]:
     entry = _RULES.get(node.op_type)
     if entry is None or opset >= entry[0]:
         return [node]
+    # every rule reads input 0 and output 0: check them here, before any rule indexes them
+    if not node.inputs or not node.inputs[0] or not node.outputs or not node.outputs[0]:
+        raise FrontendError(f"{node.op_type} node {node.name!r} (opset {opset}): needs its first "
+                            f"input and output, has inputs {node.inputs} and outputs "
+                            f"{node.outputs}")  # fmt: skip
     return entry[1](node, ctx)
 
 

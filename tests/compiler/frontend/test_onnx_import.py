@@ -211,3 +211,15 @@ def test_old_split_and_topk() -> None:
     for m in (split, topk):
         verify(load(m))
         _roundtrip_bitwise(m)
+
+
+@pytest.mark.parametrize(
+    "op", ["Softmax", "LogSoftmax", "Hardmax", "Clip", "TopK", "Pad", "Dropout"]
+)
+def test_old_form_without_its_first_input_is_a_frontend_error(op: str) -> None:
+    # found by the fuzz campaign: an opset-11 Softmax with no inputs reached the upgrade rule
+    node = helper.make_node(op, [], ["y"], name="bad")
+    graph = helper.make_graph([node], "g", [], [helper.make_tensor_value_info("y", 1, None)])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 9)])
+    with pytest.raises(FrontendError, match=rf"{op} node 'bad' \(opset 9\): needs its first input"):
+        load(m)
