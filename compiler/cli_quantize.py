@@ -164,6 +164,13 @@ def _sensitivity(graph: Any, calib: Any, evaluation: Any, args: argparse.Namespa
     options = {"bits": args.bits, "per_channel": args.per_channel, "layout": args.layout,
                "bias_correction": args.bias_correction, "backend": args.backend}  # fmt: skip
     scores = sensitivity(graph, calib, data, show_progress=not args.no_progress, **options)
+    samples = sum(len(next(iter(b.values()))) for b in data)
+    source = (
+        f"{args.eval} (--eval)"
+        if args.eval is not None
+        else f"{args.calib} (the calibration data; --eval for held-out data)"
+    )
+    print(f"sensitivity scored on {samples} sample(s) of {source}")
     lines = []
     if args.max_drop is not None:
         ranked = [s.unit for s in scores if s.unit not in keep]

@@ -91,10 +91,12 @@ def _pick(arrays: Mapping[str, np.ndarray], inputs: Sequence[InputSpec], where: 
     names = [i.name for i in inputs]
     if all(n in arrays for n in names):
         return {i.name: _fit(arrays[i.name], i, where) for i in inputs}
-    if len(inputs) == 1 and len(arrays) >= 1:
+    if len(inputs) == 1 and len(arrays) == 1:  # a lone array feeds a lone input, by any name
         key = next(iter(arrays))
         return {inputs[0].name: _fit(arrays[key], inputs[0], where)}
-    raise CompilerError(f"calibration data {where}: needs arrays named {', '.join(names)}")
+    found = ", ".join(arrays) or "none"
+    raise CompilerError(f"calibration data {where}: needs arrays named {', '.join(names)} "
+                        f"(found: {found})")  # fmt: skip
 
 
 def _fit(array: np.ndarray, spec: InputSpec, where: str) -> np.ndarray:
@@ -110,7 +112,29 @@ def _fit(array: np.ndarray, spec: InputSpec, where: str) -> np.ndarray:
         if isinstance(want, int) and dim != want:
             raise CompilerError(f"calibration data {where}: input {spec.name} dim {k} is "
                                 f"{dim}, the model expects {want}")  # fmt: skip
-    return np.ascontiguousarray(arr.astype(spec.type.dtype.to_numpy(), copy=False))
+    out = np.ascontiguousarray(arr.astype(spec.type.dtype.to_numpy(), copy=False))
+    if out.dtype.kind == "f" and not np.isfinite(out).all():
+        bad = int(out.size - np.count_nonzero(np.isfinite(out)))
+        raise CompilerError(f"calibration data {where}: input {spec.name} holds {bad} NaN or "
+                            f"infinite value(s) of {out.size}")  # fmt: skip
+    return out
+
+
+def check_spread(data: Sequence[Batch]) -> None:
+    """Refuse calibration data in which a float input never varies: ranges from it are
+    meaningless (e.g. an all-zero array saved under the wrong name)."""
+    if not data:
+        return
+    for name in data[0]:
+        arrays = [b[name] for b in data if b[name].size and b[name].dtype.kind == "f"]
+        if not arrays:
+            continue
+        low = min(float(a.min()) for a in arrays)
+        high = max(float(a.max()) for a in arrays)
+        if low == high:
+            count = sum(len(a) for a in arrays)
+            raise CompilerError(f"calibration data: input {name} is {low:g} everywhere in all "
+                                f"{count} sample(s); calibrate on real inputs")  # fmt: skip
 
 
 def _folder(path: Path, inputs: Sequence[InputSpec], images: ImageOptions) -> Iterator[Batch]:

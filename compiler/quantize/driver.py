@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from compiler.graph import Graph
-from compiler.quantize.data import Batch, ImageOptions, InputSpec, batches
+from compiler.quantize.data import Batch, ImageOptions, InputSpec, batches, check_spread
 from compiler.quantize.observer import METHODS, Observer
 from compiler.quantize.progress import progress
 
@@ -93,6 +93,7 @@ def calibrate(
         from compiler.errors import CompilerError
 
         raise CompilerError(f"unknown calibration method {method!r} (valid: {', '.join(METHODS)})")
+    check_spread(data)
     sites = activation_sites(graph, layout)
     names = list(dict.fromkeys(n for s in sites for n in (s.name, s.range_name)))
     channel_axes = _channel_axes(graph)

@@ -75,6 +75,7 @@ def test_report_and_max_drop(mnist: Any, tmp_path: Path, capsys: Any) -> None:
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "| rank | unit | SQNR (dB)" in text and "--max-drop 0.0 --metric top1" in text
+    assert f"sensitivity scored on 32 sample(s) of {held_out} (--eval)" in text
     report = Path(f"{out}.sensitivity.md").read_text()
     assert report.count("\n| ") >= 7  # header + 6 layers
     assert Path(f"{out}.sensitivity.png").read_bytes()[:4] == b"\x89PNG"
@@ -86,13 +87,16 @@ def test_report_and_max_drop(mnist: Any, tmp_path: Path, capsys: Any) -> None:
      (["--calib", "{model}"], "expected a .npz file or a folder"),
      (["--calib", "{calib}", "--batch-size", "0"], "must be at least 1"),
      (["--calib", "{calib}", "--mean", "a,b"], "--mean: expected numbers"),
-     (["--calib", "{calib}", "--eval", "missing.npz"], "no such evaluation data")],
+     (["--calib", "{calib}", "--eval", "missing.npz"], "no such evaluation data"),
+     (["--calib", "{zeros}"], "input x is 0 everywhere in all 16 sample(s)")],
 )  # fmt: skip
 def test_bad_input_exits_2(
     mnist: Any, tmp_path: Path, capsys: Any, extra: list[str], message: str
 ) -> None:
     model, calib, _ = mnist
-    extra = [e.format(model=model, calib=calib) for e in extra]
+    zeros = tmp_path / "zeros.npz"
+    np.savez(zeros, y=np.zeros((16, 1, 28, 28), np.float32))  # the wrong array, saved by mistake
+    extra = [e.format(model=model, calib=calib, zeros=zeros) for e in extra]
     argv = ["quantize", str(model), "-o", str(tmp_path / "q.onnx"), *extra]
     assert main(argv) == 2
     assert message in capsys.readouterr().err

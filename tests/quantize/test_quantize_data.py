@@ -77,3 +77,24 @@ def test_progress_falls_back_to_log_lines(caplog: pytest.LogCaptureFixture) -> N
         assert list(progress(range(20), 20, "calibrating", True)) == list(range(20))
     lines = [r.getMessage() for r in caplog.records]
     assert lines[0] == "calibrating: 2/20" and lines[-1] == "calibrating: 20/20"
+
+
+def test_misnamed_or_non_finite_arrays_are_refused(tmp_path: Path) -> None:
+    x = RNG.standard_normal((4, 3, 4, 5)).astype(np.float32)
+    np.savez(tmp_path / "two.npz", images=x, labels=np.arange(4))  # neither is named x
+    with pytest.raises(CompilerError, match=r"needs arrays named x \(found: images, labels\)"):
+        list(batches(tmp_path / "two.npz", SPEC))
+    x[1, 0, 0, 0] = np.nan
+    x[2, 0, 0, 0] = np.inf
+    np.savez(tmp_path / "nan.npz", x=x)
+    with pytest.raises(CompilerError, match=r"input x holds 2 NaN or infinite value\(s\) of 240"):
+        list(batches(tmp_path / "nan.npz", SPEC))
+
+
+def test_constant_calibration_data_is_refused() -> None:
+    from compiler.quantize.data import check_spread
+
+    zeros = {"x": np.zeros((4, 3, 4, 5), np.float32)}
+    with pytest.raises(CompilerError, match=r"input x is 0 everywhere in all 8 sample\(s\)"):
+        check_spread([zeros, zeros])
+    check_spread([zeros, {"x": np.ones((1, 3, 4, 5), np.float32)}])  # varies across batches
