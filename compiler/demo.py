@@ -63,6 +63,8 @@ def run_demo(
         (f"{_trt_name()} build int8", lambda s: steps.tensorrt_build(s, "int8")),
     ]
     done: list[dict[str, Any]] = []
+    if not as_json:  # the header and each step's line as it finishes; the tables at the end
+        print(f"irforge demo on {_shown(path)}\n", flush=True)
     for title, step in plan:
         with _spinner(title, enabled=not as_json):
             t0 = time.perf_counter()
@@ -70,8 +72,10 @@ def run_demo(
         seconds = time.perf_counter() - t0 + (loaded if not done else 0.0)
         done.append({"step": title, "ok": result.ok, "seconds": seconds, "text": result.text,
                      **result.details})  # fmt: skip
+        if not as_json:
+            print(_step_line(len(done), done[-1]), flush=True)
     report = _report(state, path, done, time.perf_counter() - start)
-    print(json.dumps(report, indent=1) if as_json else render(report))
+    print(json.dumps(report, indent=1) if as_json else _tail(report))
     return 0 if report["pass"] else 1
 
 
@@ -149,13 +153,14 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def render(report: dict[str, Any]) -> str:
-    """The human-readable report (fits one screen for the bundled model)."""
-    lines = [f"irforge demo on {report['model']}", ""]
-    for k, d in enumerate(report["steps"], 1):
-        mark = {True: "ok", False: "FAIL", None: "skip"}[d["ok"]]
-        lines.append(f"{k:>2} {d['step']:<29} {mark:<4} {d['seconds']:5.2f}s  {d['text']}")
-    lines += ["", *_pass_table(report), "", *_accuracy_table(report), ""]
+def _step_line(k: int, d: dict[str, Any]) -> str:
+    mark = {True: "ok", False: "FAIL", None: "skip"}[d["ok"]]
+    return f"{k:>2} {d['step']:<29} {mark:<4} {d['seconds']:5.2f}s  {d['text']}"
+
+
+def _tail(report: dict[str, Any]) -> str:
+    """Everything after the step lines: the pass and accuracy tables and the verdict."""
+    lines = ["", *_pass_table(report), "", *_accuracy_table(report), ""]
     if report["saved"]:
         lines.append(f"artifacts in {report['saved']}")
     verdict = "PASS" if report["pass"] else "FAIL: " + ", ".join(report["failed"])
