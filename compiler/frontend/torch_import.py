@@ -19,6 +19,7 @@ import functools
 import inspect
 import os
 import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -64,8 +65,10 @@ def from_torch(
     torch = _import_torch()
     try:
         args = tuple(example_args) if isinstance(example_args, (tuple, list)) else (example_args,)
-        program = torch.export.export(module, args, dynamic_shapes=dynamic_shapes)
-        program = program.run_decompositions(_decomposition_table(torch))
+        with warnings.catch_warnings():  # torch's own internals warn about their pytree API
+            warnings.filterwarnings("ignore", r".*LeafSpec.* is deprecated", FutureWarning)
+            program = torch.export.export(module, args, dynamic_shapes=dynamic_shapes)
+            program = program.run_decompositions(_decomposition_table(torch))
     except Exception as exc:  # noqa: BLE001  torch raises many types; report one clear error
         raise FrontendError(f"torch.export failed: {type(exc).__name__}: {exc}") from exc
     return lower_exported(program, module, dynamic_shapes, name=name or type(module).__name__)
