@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from compiler.driver import check_outputs, load_model
     from compiler.fileio import atomic_write
     from compiler.passmanager import Pipeline
-    from compiler.viz import GraphView, render
+    from compiler.viz import GraphView, op_count, render
 
     start = time.perf_counter()
     fmt = _check(args)
@@ -118,22 +119,33 @@ def run(args: argparse.Namespace) -> int:
         optimize(drawn, pipeline)
     label = f"after {spec or 'O0'}" if spec is not None else args.model.name
     graphs = [("before", original), (label, drawn)] if args.before_after else [(label, drawn)]
-    values_of = _overlay_values(args, original)
+    notes: list[str] = []
+    values_of = _overlay_values(args, original, notes)
     views = [GraphView(title, g, values_of(g)) for title, g in graphs]
     title = f"{args.model.name} · overlay: {args.overlay}"
     if spec is not None:
         title += f" · pipeline: {spec}"
-    text = render(views, _scheme(args.overlay, views), fmt=fmt, collapse=args.collapse,
-                  max_nodes=args.max_nodes, title=title)  # fmt: skip
+    scheme = _scheme(args.overlay, views)
+    text = render(views, scheme, fmt=fmt, collapse=args.collapse, max_nodes=args.max_nodes,
+                  title=title, notes=notes)  # fmt: skip
     atomic_write(args.output, text.encode())
-    counts = " / ".join(str(len(g)) for _, g in graphs)
-    print(f"wrote {args.output} ({fmt}, {len(text)} bytes; {counts} nodes) in "
+    counts = " / ".join(op_count(g) for _, g in graphs)
+    print(f"wrote {args.output} ({fmt}, {len(text)} bytes; {counts}) in "
           f"{time.perf_counter() - start:.2f}s")  # fmt: skip
     return 0
 
 
-def _overlay_values(args: argparse.Namespace, original: Graph) -> Callable[[Graph], Any]:
-    """A function giving a graph's overlay values (by printed node name)."""
+def _random_note(overlay: str, flag: str, seed: int, what: str, detail: str = "") -> str:
+    """The header line saying the overlay ran on random data; also said once on stderr."""
+    print(f"irforge viz: note: the {overlay} overlay ran on random inputs (seed {seed}); pass "
+          f"{flag} for real data", file=sys.stderr)  # fmt: skip
+    return f"{what}: random inputs (seed {seed}{detail}) — pass {flag} for real data"
+
+
+def _overlay_values(args: argparse.Namespace, original: Graph,
+                    notes: list[str]) -> Callable[[Graph], Any]:  # fmt: skip
+    """A function giving a graph's overlay values (by printed node name); appends the header
+    lines saying where the values come from to `notes`."""
     from compiler.viz.values import op_values, precision_values
 
     if args.overlay == "op":
@@ -141,11 +153,21 @@ def _overlay_values(args: argparse.Namespace, original: Graph) -> Callable[[Grap
     if args.overlay == "precision":
         return precision_values
     if args.overlay == "error":
+        if args.inputs is None:
+            notes.append(_random_note("error", "--inputs FILE.npz", args.seed, "inputs"))
+        else:
+            notes.append(f"inputs: {args.inputs.name}")
         return _error_values(original, args.inputs, args.seed)
     if args.overlay == "sensitivity":
-        scores = _sensitivity(original, args)
+        scores = _sensitivity(original, args, notes)
         return lambda graph: scores
-    return lambda graph: trt_groups(graph, args.opt_level)
+
+    def groups(graph: Graph) -> dict[str, str]:
+        found, summary = trt_groups(graph, args.opt_level, hint=graph is not original)
+        notes.append(summary)
+        return found
+
+    return groups
 
 
 def _scheme(overlay: str, views: list[Any]) -> Any:
@@ -157,11 +179,14 @@ def _scheme(overlay: str, views: list[Any]) -> Any:
     if overlay == "sensitivity":
         return sqnr_scheme("int8 sensitivity: output SQNR with only this layer quantized")
     if overlay == "precision":
-        return CategoryScheme("precision", list(PRECISIONS))
+        return CategoryScheme("precision", list(PRECISIONS), notes=True)
     seen = [str(v) for view in views for v in view.values.values()]
     if overlay == "op":
         return CategoryScheme("op kind", sorted(set(seen)))
-    return CategoryScheme("TensorRT engine layer (fusion group)", list(dict.fromkeys(seen)))
+    order = list(dict.fromkeys(seen))
+    short = {label: label.split(":", 1)[0] for label in order}
+    return CategoryScheme("TensorRT engine layer (the IR nodes fused into it)", order,
+                          notes=True, short=short)  # fmt: skip
 
 
 def relative_error(got: np.ndarray, want: np.ndarray) -> float:
@@ -211,8 +236,9 @@ def _random_batches(graph: Graph, seed: int, count: int = 4) -> list[dict[str, n
     return batches
 
 
-def _sensitivity(original: Graph, args: argparse.Namespace) -> dict[str, float]:
-    """SQNR (dB) of each layer quantized alone, by unit name (the layer's printed output)."""
+def _sensitivity(original: Graph, args: argparse.Namespace, notes: list[str]) -> dict[str, float]:
+    """SQNR (dB) of each layer quantized alone, by unit name (the layer's printed output); the
+    calibration data's source goes to `notes`."""
     from compiler.quantize.driver import (
         calibrate,
         first_samples,
@@ -229,21 +255,77 @@ def _sensitivity(original: Graph, args: argparse.Namespace) -> dict[str, float]:
         data = _random_batches(graph, args.seed)
     if not data:
         raise CompilerError(f"calibration data {args.calib} holds no samples")
+    scored = first_samples(data, args.eval_samples)
+    count = sum(len(next(iter(b.values()))) for b in data)
+    used = sum(len(next(iter(b.values()))) for b in scored)
+    if args.calib is None:
+        detail = f", {count} samples"
+        notes.append(_random_note("sensitivity", "--calib DATA", args.seed, "calibration", detail))
+    else:
+        notes.append(f"calibration: {args.calib.name}, {count} samples; SQNR over the first {used}")
     calib = calibrate(graph, data, show_progress=False)
-    scores = sensitivity(graph, calib, first_samples(data, args.eval_samples), show_progress=False)
+    scores = sensitivity(graph, calib, scored, show_progress=False)
     return {s.unit: float(s.sqnr) for s in scores}
 
 
-def trt_groups(graph: Graph, opt_level: int | None = None) -> dict[str, str]:
+# shape arithmetic and weight preparation: named after the compute ops in a fused layer's name
+HELPER_OPS = frozenset(
+    "cast cast_like expand reshape shape unsqueeze squeeze identity flatten constant_of_shape "
+    "gather concat slice".split()
+)
+
+
+def trt_groups(
+    graph: Graph, opt_level: int | None = None, *, hint: bool = False
+) -> tuple[dict[str, str], str]:
     """The engine layer (after TensorRT's fusions) of each node, by printed node name, from a
-    real build of `graph` (`L<k> <layer type>`, k in engine order)."""
+    real build of `graph`, and a header line saying how many nodes went into how many layers
+    (with `hint`, one without cross-node fusion suggests drawing the unoptimized graph).
+
+    Engine layers that hold IR nodes are numbered from 1 in engine order and named by the ops
+    they fuse, compute ops before shape/weight helpers: `engine layer 3: conv +
+    batch_normalization + relu + 2 more (5 nodes)`; a node TensorRT split over several engine
+    layers belongs to the first. TensorRT's internal layers (shape calls, copies) hold no node
+    and are not numbered; nodes in no engine layer stay `n/a`."""
+    from backends.tensorrt._trt import package_version
     from backends.tensorrt.build import BuildOptions, build_plan
     from backends.tensorrt.layer_map import layer_map
+    from compiler.viz.values import node_names
 
     result = build_plan(graph, BuildOptions(verbose=True, optimization_level=opt_level))
+    order = {name: i for i, name in enumerate(node_names(graph).values())}
     groups: dict[str, str] = {}
-    for k, layer in enumerate(layer_map(result)["engine"]):
+    sizes: list[int] = []
+    for layer in layer_map(result)["engine"]:
+        members: dict[str, str] = {}
         for node in layer["nodes"]:
-            name = node.split(" = ", 1)[0].removeprefix("%")
-            groups.setdefault(name, f"L{k} {layer['type']}")
-    return groups
+            name, _, op = node.partition(" = ")
+            if name.removeprefix("%") not in groups:
+                members[name.removeprefix("%")] = op
+        if members:
+            sizes.append(len(members))
+            label = f"engine layer {len(sizes)}: {_fused_ops(members, order)}"
+            groups.update((name, label) for name in members)
+    build = package_version() + ("" if opt_level is None else f", opt level {opt_level}")
+    return groups, _trt_summary(len(order), sizes, build, hint)
+
+
+def _fused_ops(members: dict[str, str], order: dict[str, int]) -> str:
+    """`conv + batch_normalization + relu + 2 more (5 nodes)`: distinct ops, compute first."""
+    ops = [members[n] for n in sorted(members, key=lambda n: order.get(n, 0))]
+    ops = sorted(dict.fromkeys(ops), key=lambda op: op in HELPER_OPS)
+    what = " + ".join(ops[:3]) + (f" + {len(ops) - 3} more" if len(ops) > 3 else "")
+    return f"{what} ({len(members)} node{'s' * (len(members) > 1)})"
+
+
+def _trt_summary(ops: int, sizes: list[int], build: str, hint: bool) -> str:
+    """`tensorrt_rtx 1.7: 27 IR ops → 7 engine layers; 11 ops in no engine layer (n/a)`."""
+    mapped = sum(sizes)
+    text = f"{build}: {mapped} IR ops → {len(sizes)} engine layers"
+    if sizes and max(sizes) == 1:
+        text += " — no cross-node fusion"
+        if hint:
+            text += " (--pipeline O0 draws TensorRT's own fusions)"
+    if mapped < ops:
+        text += f"; {ops - mapped} ops in no engine layer (n/a)"
+    return text

@@ -133,18 +133,24 @@ def test_op_overlay_draws_every_node(tmp_path: Path) -> None:
     drawn = [b for b in boxes if b["el"].get("class") == "node"]
     assert set(nodes) == set(want) and len(drawn) == len(want)
     assert all(nodes[n].get("data-category") == want[n].op for n in want)
+    assert not [t for t in nodes["conv2d"].iter(f"{NS}text") if t.get("class") == "note"]
     assert set(legend) == {n.op for n in want.values()}
     title = nodes["conv2d"].find(f"{NS}title")
     assert title is not None and "mnist_cnn_raw.onnx" in (title.text or "")
     assert "f32[batch,16,28,28]" in (title.text or "")
 
 
-def test_error_overlay_before_after_matches_a_float64_run(tmp_path: Path) -> None:
+def test_error_overlay_before_after_matches_a_float64_run(tmp_path: Path, capsys: Any) -> None:
     from backends.numpy import compile as compile_program
     from compiler.passmanager.numerics import random_inputs
 
     text = viz(tmp_path, "--overlay", "error", "--pipeline", "default", "--before-after")
     root, boxes, legend = check_svg(text)
+    out, err = capsys.readouterr()
+    assert "random inputs (seed 0)" in err and "38 ops (+35 constants hidden) / 7 ops" in out
+    assert header_notes(root) == [
+        "inputs: random inputs (seed 0) — pass --inputs FILE.npz for real data"
+    ]
     original = compiler.load(MNIST)
     after = original.clone()
     compiler.optimize(after, "default")
@@ -161,6 +167,7 @@ def test_error_overlay_before_after_matches_a_float64_run(tmp_path: Path) -> Non
         want = np.max(np.abs(got[name] - truth[name])) / np.max(np.abs(truth[name]))
         assert math.isclose(float(el.get("data-number", "nan")), want, rel_tol=1e-9, abs_tol=0)
         assert el.get("data-category") == scheme.labels[scheme.bin(want)]
+        assert note_of(el) == ("0" if want == 0 else f"{want:.1e}")
     assert set(scheme.labels) <= set(legend)
     assert any(e.get("data-number") not in ("0.0", None) for e in root.iter(f"{NS}g"))
 
@@ -171,7 +178,7 @@ def test_precision_overlay_after_int8_weights_and_fp16(tmp_path: Path) -> None:
     _, boxes, _ = check_svg(viz(tmp_path, "--overlay", "precision", "--pipeline", "trt-int8"))
     nodes = nodes_of(boxes)
     for name, node in printed(graph).items():
-        assert nodes[name].get("data-category") == precision_of(node)
+        assert nodes[name].get("data-category") == note_of(nodes[name]) == precision_of(node)
     convs = [n for n, node in printed(graph).items() if node.op == "conv"]
     assert len(convs) == 5 and all(nodes[c].get("data-category") == "int8 compute" for c in convs)
     assert sum(e.get("data-category") == "int8 Q/DQ" for e in nodes.values()) == 6
@@ -181,10 +188,25 @@ def test_precision_overlay_after_int8_weights_and_fp16(tmp_path: Path) -> None:
     assert kinds["conv"] == kinds["gemm"] == "fp16" and kinds["cast"] == "cast"
 
 
-def test_sensitivity_overlay_on_the_bundled_digits(tmp_path: Path) -> None:
+def test_error_overlay_on_given_inputs_says_so(tmp_path: Path, capsys: Any) -> None:
+    inputs = tmp_path / "digit.npz"
+    np.savez(inputs, x=np.load(DIGITS)["x"][:1])
+    root, boxes, _ = check_svg(viz(tmp_path, "--overlay", "error", "--inputs", str(inputs)))
+    assert header_notes(root) == ["inputs: digit.npz"] and "note" not in capsys.readouterr().err
+    title = [t.text or "" for t in root.iter(f"{NS}text") if t.get("class") == "page-title"]
+    drawn = [b for b in boxes if b["el"].get("class") == "node"]
+    assert title == [f"mnist_cnn_raw.onnx · {len(drawn)} ops (+35 constants hidden)"]
+
+
+def test_sensitivity_overlay_on_the_bundled_digits(tmp_path: Path, capsys: Any) -> None:
     text = viz(tmp_path, "--overlay", "sensitivity", "--calib", str(DIGITS), name="s.html")
+    assert "note" not in capsys.readouterr().err
     _, svgs = check_html(text)
-    _, boxes, _ = check_svg(svgs[0])
+    root, boxes, _ = check_svg(svgs[0])
+    samples = len(np.load(DIGITS)["x"])
+    assert header_notes(root) == [
+        f"calibration: mnist_digits.npz, {samples} samples; SQNR over the first 32"
+    ]
     scheme = sqnr_scheme()
     scored = {n: e for n, e in nodes_of(boxes).items() if e.get("data-number")}
     layers = {n for n, e in nodes_of(boxes).items() if e.get("data-op") in ("conv", "gemm")}
@@ -192,6 +214,43 @@ def test_sensitivity_overlay_on_the_bundled_digits(tmp_path: Path) -> None:
     for el in scored.values():
         sqnr = float(el.get("data-number", "nan"))
         assert 10 < sqnr < 200 and el.get("data-category") == scheme.labels[scheme.bin(sqnr)]
+        assert note_of(el) == f"{sqnr:.1f} dB"
+    root, boxes, _ = check_svg(viz(tmp_path, "--overlay", "sensitivity", "--eval-samples", "8"))
+    assert "sensitivity overlay ran on random inputs (seed 0)" in capsys.readouterr().err
+    (note,) = header_notes(root)
+    assert note.startswith("calibration: random inputs (seed 0, 32 samples)") and "--calib" in note
+
+
+def header_notes(root: ET.Element) -> list[str]:
+    return [t.text or "" for t in root.iter(f"{NS}text") if t.get("class") == "header-note"]
+
+
+def note_of(el: ET.Element) -> str:
+    """The overlay value drawn inside a node box (its third text line)."""
+    notes = [t.text or "" for t in el.iter(f"{NS}text") if t.get("class") == "note"]
+    assert len(notes) == 1, el.get("data-name")
+    return notes[0]
+
+
+def _check_groups(nodes: dict[str, ET.Element]) -> dict[int, list[ET.Element]]:
+    """Engine layers numbered 1..K; each label names its boxes' ops and counts them."""
+    groups: dict[int, list[ET.Element]] = {}
+    for el in nodes.values():
+        label = el.get("data-category", "")
+        if label != "n/a":
+            m = re.fullmatch(r"engine layer (\d+): (.*) \((\d+) nodes?\)", label)
+            assert m is not None, label
+            groups.setdefault(int(m[1]), []).append(el)
+            assert note_of(el) == f"engine layer {m[1]}"
+    assert sorted(groups) == list(range(1, len(groups) + 1))
+    for members in groups.values():
+        label = members[0].get("data-category", "")
+        ops = {e.get("data-op") for e in members}
+        named = re.sub(r" \+ \d+ more", "", label.split(": ", 1)[1].rsplit(" (", 1)[0])
+        assert set(named.split(" + ")) <= ops and label.endswith(
+            f"({len(members)} node{'s' * (len(members) > 1)})"
+        )
+    return groups
 
 
 def test_trt_group_overlay_from_a_real_build(tmp_path: Path) -> None:
@@ -199,11 +258,47 @@ def test_trt_group_overlay_from_a_real_build(tmp_path: Path) -> None:
 
     if not _trt.available():
         pytest.skip("trt-group needs tensorrt or tensorrt_rtx (pip install irforge[tensorrt])")
-    _, boxes, legend = check_svg(viz(tmp_path, "--overlay", "trt-group", "--opt-level", "0"))
-    nodes = nodes_of(boxes)
-    convs = [e.get("data-category") for e in nodes.values() if e.get("data-op") == "conv"]
-    assert len(convs) == 5 and len(set(convs)) == 5 and all(c and c[0] == "L" for c in convs)
-    assert len(legend) >= 7
+    root, boxes, legend = check_svg(viz(tmp_path, "--overlay", "trt-group", "--opt-level", "0"))
+    groups = _check_groups(nodes_of(boxes))
+    assert len(groups) == 7 and all(len(m) == 1 for m in groups.values())
+    assert [m[0].get("data-op") for m in groups.values()][:5] == ["conv"] * 5
+    (summary,) = header_notes(root)
+    assert "7 IR ops → 7 engine layers — no cross-node fusion" in summary
+    # unoptimized: TensorRT fuses conv + batch_normalization + relu itself
+    root, boxes, legend = check_svg(viz(tmp_path, "--overlay", "trt-group", "--pipeline", "O0",
+                                        "--opt-level", "0", "--force"))  # fmt: skip
+    groups = _check_groups(nodes_of(boxes))
+    fused = [m for m in groups.values() if {"conv", "batch_normalization", "relu"} <=
+             {e.get("data-op") for e in m}]  # fmt: skip
+    assert len(fused) >= 4 and len(groups) < len(nodes_of(boxes))
+    (summary,) = header_notes(root)
+    mapped = sum(len(m) for m in groups.values())
+    assert f"{mapped} IR ops → {len(groups)} engine layers" in summary
+    assert "no cross-node fusion" not in summary
+
+
+def _lab(color: str) -> tuple[float, float, float]:
+    """CIELAB (D65) of an sRGB `#rrggbb`."""
+    lin = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in lin)
+    xyz = (
+        (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047,
+        0.2126 * r + 0.7152 * g + 0.0722 * b,
+        (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883,
+    )
+    fx, fy, fz = (t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116 for t in xyz)
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
+@pytest.mark.parametrize("scheme", [error_scheme(), sqnr_scheme()], ids=["error", "sqnr"])
+def test_scale_bins_are_distinct_and_ordered_in_lightness(scheme: Any) -> None:
+    labs = [_lab(c) for c in scheme.colors]
+    for a, b in zip(labs, labs[1:], strict=False):
+        assert math.dist(a, b) >= 15  # CIE76 ΔE: clearly different swatches
+        assert abs(a[0] - b[0]) >= 7  # and a lightness step, so colour-blind readers see it
+    lightness = [lab[0] for lab in labs]  # one direction: a sequential scale, dark = bad
+    assert lightness == sorted(lightness, reverse=scheme.worse_high)
+    assert min(math.dist(lab, _lab("#e8e8e8")) for lab in labs) >= 15  # apart from n/a grey
 
 
 def test_png_has_each_node_colour_at_the_node(tmp_path: Path) -> None:
@@ -335,7 +430,8 @@ def test_bad_arguments_exit_2(args: list[str], message: str, tmp_path: Path, cap
     out = tmp_path / "g.svg"
     assert main(["viz", str(MNIST), "-o", str(out), *args]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("irforge: error:") and message in err.splitlines()[0]
+    first = err.splitlines()[0]  # `irforge: error: ...` or `irforge: FILE:L:C: error: ...`
+    assert first.startswith("irforge: ") and "error: " in first and message in first
     assert "Traceback" not in err and not out.exists()
 
 

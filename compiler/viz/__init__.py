@@ -41,6 +41,13 @@ class GraphView:
     values: Mapping[str, Value]
 
 
+def op_count(graph: Graph) -> str:
+    """What a drawing of `graph` holds: `38 ops (+35 constants hidden)`."""
+    consts = sum(1 for n in graph.nodes if n.op == "const")
+    ops = len(graph) - consts
+    return f"{ops} ops" + (f" (+{consts} constants hidden)" if consts else "")
+
+
 def _diagram(view: GraphView, collapse: str, max_nodes: int) -> Diagram:
     diagram = from_graph(view.graph)
     if collapse in ("blocks", "all") or (collapse == "auto" and len(diagram.boxes) > max_nodes):
@@ -67,6 +74,7 @@ def render(
     collapse: str = "auto",
     max_nodes: int = 150,
     title: str = "",
+    notes: Sequence[str] = (),
 ) -> str:
     """Draw `views` (side by side) coloured by `scheme`, with a legend.
 
@@ -80,6 +88,7 @@ def render(
             boxes, then chains if it still has; "none" draws every node.
         max_nodes: The most boxes on one page (pages beyond are linked by stubs).
         title: The heading.
+        notes: Lines under the heading (where the overlay's data came from, what it counts).
 
     Returns:
         The SVG or HTML text.
@@ -97,11 +106,11 @@ def render(
     for view in views:
         diagram = _diagram(view, collapse, max_nodes)
         used |= paint(diagram, scheme, view.values)
-        panels.append(_panel(view.title, diagram, max_nodes))
-    legend = legend_fragment(scheme.title, scheme.legend(used), title)
+        panels.append(_panel(f"{view.title} · {op_count(view.graph)}", diagram, max_nodes))
+    legend = legend_fragment(scheme.title, scheme.legend(used), title, notes)
     if fmt == "html":
         return html_document(title, panels, legend, scheme.title)
     return svg_document(panels, legend, scheme.title)
 
 
-__all__ = ["COLLAPSE", "FORMATS", "GraphView", "render"]
+__all__ = ["COLLAPSE", "FORMATS", "GraphView", "op_count", "render"]

@@ -47,6 +47,8 @@ class Box:
         number: A scale overlay's (worst) value, unrounded (set by `paint`).
         stripes: For a folded box whose members differ: their colours in order, runs merged
             (set by `paint`; drawn as a strip along the box's bottom edge).
+        note: The overlay value as drawn inside the box, a third text line (set by `paint`;
+            empty for the `op` overlay, whose value is the label already).
     """
 
     key: str
@@ -62,6 +64,7 @@ class Box:
     fill: str = "#ffffff"
     number: float | None = None
     stripes: list[str] = field(default_factory=list)
+    note: str = ""
 
 
 @dataclass

@@ -8,7 +8,7 @@
    toward the mean x of its neighbours in the rank before (or after); the two packings both keep
    the minimum gap, so their average does too. Boxes in a rank never overlap.
 5. **Edges** are polylines from the bottom centre of the source through the dummies' centres to
-   the top centre of the destination.
+   the top centre of the destination (`svg.edge_path` draws them as smooth vertical curves).
 
 Cost is linear in boxes + dummies per sweep; a page of a few hundred boxes takes milliseconds.
 """
@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from compiler.viz.diagram import Diagram
 
 BOX_HEIGHT = 34.0
+NOTE_HEIGHT = 13.0  # a third text line: the overlay value
 RANK_GAP = 26.0
 BOX_GAP = 14.0
 DUMMY_WIDTH = 6.0
+DUMMY_GAP = 5.0  # the gap next to an edge's bend point: bypass edges hug the boxes they pass
 CHAR_WIDTH = 6.4
 MIN_WIDTH = 56.0
 MAX_CHARS = 34
@@ -65,8 +67,8 @@ def clip(text: str, limit: int = MAX_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def box_width(label: str, name: str) -> float:
-    chars = max(len(clip(label)), len(clip(name)) + 1)
+def box_width(label: str, name: str, note: str = "") -> float:
+    chars = max(len(clip(label)), len(clip(name)) + 1, len(clip(note)))
     return max(MIN_WIDTH, chars * CHAR_WIDTH + 16)
 
 
@@ -147,17 +149,23 @@ def _sweep(ranks: list[list[str]], links: dict[str, list[str]], downward: bool) 
         ranks[r] = [k for _, _, k in sorted(keyed)]
 
 
+def _space(a: str, b: str, widths: dict[str, float]) -> float:
+    """The least distance between the centres of neighbours `a` and `b` in a rank."""
+    gap = DUMMY_GAP if a.startswith("\0") or b.startswith("\0") else BOX_GAP
+    return (widths[a] + widths[b]) / 2 + gap
+
+
 def _pack(keys: list[str], widths: dict[str, float], want: dict[str, float]) -> list[float]:
     """Centres of `keys` (in order), each as near `want` as the gaps allow: the average of a
     left-to-right and a right-to-left packing."""
     n = len(keys)
     lo, hi = [0.0] * n, [0.0] * n
     for i, k in enumerate(keys):
-        floor = lo[i - 1] + (widths[keys[i - 1]] + widths[k]) / 2 + BOX_GAP if i else -1e18
+        floor = lo[i - 1] + _space(keys[i - 1], k, widths) if i else -1e18
         lo[i] = max(want[k], floor)
     for i in range(n - 1, -1, -1):
         k = keys[i]
-        ceil = hi[i + 1] - (widths[keys[i + 1]] + widths[k]) / 2 - BOX_GAP if i < n - 1 else 1e18
+        ceil = hi[i + 1] - _space(k, keys[i + 1], widths) if i < n - 1 else 1e18
         hi[i] = min(want[k], ceil)
     return [(a + b) / 2 for a, b in zip(lo, hi, strict=True)]
 
@@ -193,13 +201,14 @@ def layout(diagram: Diagram) -> Layout:
     for i in range(SWEEPS):
         _sweep(lay.ranks, up if i % 2 == 0 else down, downward=i % 2 == 0)
     widths = {k: DUMMY_WIDTH for keys in lay.ranks for k in keys}
-    widths.update((k, box_width(b.label, b.name)) for k, b in diagram.boxes.items())
+    widths.update((k, box_width(b.label, b.name, b.note)) for k, b in diagram.boxes.items())
     x = _coordinates(lay, widths, up, down)
     shift = BOX_GAP - min(x[k] - widths[k] / 2 for k in x)
+    height = BOX_HEIGHT + (NOTE_HEIGHT if any(b.note for b in diagram.boxes.values()) else 0)
     for r, keys in enumerate(lay.ranks):
-        y = BOX_GAP + BOX_HEIGHT / 2 + r * (BOX_HEIGHT + RANK_GAP)
+        y = BOX_GAP + height / 2 + r * (height + RANK_GAP)
         for k in keys:
-            lay.rects[k] = Rect(x[k] + shift, y, widths[k], BOX_HEIGHT)
+            lay.rects[k] = Rect(x[k] + shift, y, widths[k], height)
     for i, (src, dst) in enumerate(diagram.edges):
         chain = chains[f"{i}"]
         a, b = lay.rects[src], lay.rects[dst]

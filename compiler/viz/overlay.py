@@ -8,7 +8,10 @@ value (a node the overlay does not cover) are "n/a".
 - `CategoryScheme`: one colour per category (op kind, precision, TensorRT fusion group), from a
   fixed 20-colour palette, then generated hues.
 - `ScaleScheme`: a binned scale (relative error, SQNR); every bin has one colour and one legend
-  entry, so a box's colour tells its bin exactly.
+  entry, so a box's colour tells its bin exactly. The bins are a sequential viridis ramp.
+
+Every box of a numeric or label overlay also gets a short *note*, its value drawn inside it
+(`2.1e-07`, `38.7 dB`, `int8 compute`, `layer 3`), so a static image shows the values too.
 """
 
 from __future__ import annotations
@@ -33,9 +36,12 @@ PALETTE = (
     "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2",
     "#dbdb8d", "#9edae5",
 )  # fmt: skip
-ERROR_COLORS = ("#1a9850", "#66bd63", "#a6d96a", "#d9ef8b", "#fee08b", "#fdae61", "#f46d43",
-                "#d73027")  # fmt: skip
-SQNR_COLORS = ("#d73027", "#fc8d59", "#fee08b", "#d9ef8b", "#91cf60", "#1a9850")
+# Sequential scales sampled from viridis (perceptually uniform, colour-blind safe): lightness
+# rises steadily from dark purple through teal and green to yellow, so adjacent bins differ in
+# lightness (about 10 L* units apart) and not only in hue. Dark = bad in both overlays.
+ERROR_COLORS = ("#fde725", "#a0da39", "#4ac16d", "#1fa187", "#277f8e", "#365c8d", "#46337e",
+                "#440154")  # fmt: skip
+SQNR_COLORS = ("#440154", "#414487", "#2a788e", "#22a884", "#7ad151", "#fde725")
 
 Value = str | float
 
@@ -62,6 +68,8 @@ class CategoryScheme:
     title: str
     order: list[str]
     colors: dict[str, str] = field(default_factory=dict)
+    notes: bool = False
+    short: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for i, name in enumerate(dict.fromkeys(self.order)):
@@ -80,6 +88,14 @@ class CategoryScheme:
 
     def color(self, label: str) -> str:
         return self.colors.get(label, MIXED_COLOR)
+
+    def note(self, values: Sequence[Value]) -> str:
+        """The short text drawn inside a box (empty unless `notes`): `short[label]` or the
+        label."""
+        if not self.notes or not values:
+            return ""
+        label = self.entry(values)[0]
+        return self.short.get(label, label)
 
     def legend(self, used: set[str]) -> list[LegendEntry]:
         names = [n for n in self.colors if n in used]
@@ -104,6 +120,7 @@ class ScaleScheme:
     worse_high: bool = True
     closed_right: bool = True
     unit: str = ""
+    spec: str = ".3g"
 
     def bin(self, value: float) -> int:
         if math.isnan(value):
@@ -124,6 +141,19 @@ class ScaleScheme:
         if len(nums) > 1:
             text += f" (worst of {len(nums)})"
         return self.labels[self.bin(worst)], text
+
+    def number(self, value: float) -> str:
+        """`value` as drawn in a box: `2.1e-07`, `38.7 dB`, `0` for an exact zero."""
+        if value == 0 or not math.isfinite(value):
+            return f"{value:g}{self.unit}"
+        return f"{value:{self.spec}}{self.unit}"
+
+    def note(self, values: Sequence[Value]) -> str:
+        """The short text drawn inside a box: its (worst) value."""
+        if not values:
+            return ""
+        text = self.number(self.worst(values))
+        return text if len(values) == 1 else f"worst {text}"
 
     def _badness(self, v: float) -> float:
         if math.isnan(v):
@@ -149,7 +179,7 @@ def error_scheme(title: str = "relative max error") -> ScaleScheme:
     """Relative max error bins: exact, ≤ 1e-7, ..., ≤ 1e-2, > 1e-2."""
     bounds = [0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2]
     labels = ["0 (bit-exact)"] + [f"≤ {b:.0e}" for b in bounds[1:]] + ["> 1e-02"]
-    return ScaleScheme(title, bounds, labels, list(ERROR_COLORS))
+    return ScaleScheme(title, bounds, labels, list(ERROR_COLORS), spec=".1e")
 
 
 def sqnr_scheme(title: str = "int8 sensitivity: output SQNR") -> ScaleScheme:
@@ -157,7 +187,7 @@ def sqnr_scheme(title: str = "int8 sensitivity: output SQNR") -> ScaleScheme:
     bounds = [10.0, 20.0, 30.0, 40.0, 50.0]
     labels = ["< 10 dB", "10–20 dB", "20–30 dB", "30–40 dB", "40–50 dB", "≥ 50 dB"]
     return ScaleScheme(title, bounds, labels, list(SQNR_COLORS), worse_high=False,
-                       closed_right=False, unit=" dB")  # fmt: skip
+                       closed_right=False, unit=" dB", spec=".1f")  # fmt: skip
 
 
 def paint(diagram: Diagram, scheme: Scheme, values: Mapping[str, Value]) -> set[str]:
@@ -168,6 +198,7 @@ def paint(diagram: Diagram, scheme: Scheme, values: Mapping[str, Value]) -> set[
         mine = [values[m] for m in box.members if m in values]
         label, text = scheme.entry(mine)
         box.category, box.value, box.fill = label, text, scheme.color(label)
+        box.note = scheme.note(mine)
         used.add(label)
         if isinstance(scheme, ScaleScheme) and mine:
             box.number = scheme.worst(mine)

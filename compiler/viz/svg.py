@@ -1,7 +1,9 @@
 """SVG text of laid-out diagrams: boxes with tooltips, edges, a legend, pages and panels.
 
 Every node box is one `<g class="node">` holding a `<title>` (the browser's tooltip: name, op,
-types, location, overlay value), a `<rect>` filled with the overlay colour and two text lines;
+types, location, overlay value), a `<rect>` filled with the overlay colour and two text lines
+(op, value name) plus, for numeric and label overlays, a third `<text class="note">`: the
+overlay value;
 its `data-*` attributes repeat the name, op, legend label and value for scripts and tests.
 Graph inputs/outputs are `<g class="io">`, page stubs `<g class="stub" data-target=PAGE>`.
 """
@@ -13,14 +15,15 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 from compiler.viz.diagram import Box
-from compiler.viz.layout import BOX_GAP, Layout, Rect, clip
+from compiler.viz.layout import BOX_GAP, CHAR_WIDTH, Layout, Rect, clip
 from compiler.viz.overlay import LegendEntry
 
 FONT = "font-family:DejaVu Sans,Verdana,Arial,sans-serif"
 STYLE = (
     f"<style>text{{{FONT};font-size:11px;fill:#1b1b1b}} .l2{{font-size:9.5px;fill:#333}}"
     ".edge{fill:none;stroke:#7a7a7a;stroke-width:1.1} .stub rect{stroke-dasharray:4 3}"
-    ".legend .title,.page-title{font-size:13px;font-weight:bold}"
+    ".legend .title,.page-title{font-size:13px;font-weight:bold} .note{font-size:9.5px;"
+    "font-weight:bold} .legend .header-note{font-size:11.5px;fill:#8a1c00}"
     ".node:hover rect,.stub:hover rect{stroke:#000;stroke-width:2.2}</style>"
 )
 DEFS = (
@@ -31,6 +34,7 @@ DEFS = (
 HEADER = 24.0
 LEGEND_ROWS = 12
 LEGEND_COLUMN = 230.0
+LEGEND_CHARS = 72
 ROW = 18.0
 
 
@@ -79,16 +83,16 @@ def _stripes(colors: list[str], rect: Rect) -> str:
     if not colors:
         return ""
     step = (rect.w - 8) / len(colors)
-    y = rect.y + rect.h / 2 - 5
+    y = rect.y + rect.h / 2 - 4.5
     return "".join(f'<rect class="stripe" x="{rect.left + 4 + i * step:.1f}" y="{y:.1f}" '
-                   f'width="{step:.2f}" height="3.5" fill="{c}"/>'
+                   f'width="{step:.2f}" height="3" fill="{c}"/>'
                    for i, c in enumerate(colors))  # fmt: skip
 
 
 def _box(box: Box, rect: Rect, overlay: str, ident: str) -> str:
     cls = {"node": "node", "stub": "stub"}.get(box.kind, "io")
     fill = box.fill if box.kind == "node" else "#ffffff"
-    radius = rect.h / 2 if cls == "io" else 5
+    radius = min(rect.h / 2, 17) if cls == "io" else 5
     attrs = (f'class="{cls}" id="{ident}" data-key={quoteattr(box.key)} '
              f"data-name={quoteattr(box.name)} data-op={quoteattr(box.label)}")  # fmt: skip
     if cls == "node":
@@ -99,16 +103,33 @@ def _box(box: Box, rect: Rect, overlay: str, ident: str) -> str:
     if cls == "stub":
         attrs += f' data-target="{box.target}" style="cursor:pointer"'
     ink = _text_color(fill)
+    top = rect.y - rect.h / 2  # text baselines from the top: 13 and 26 (and 39 for the note)
+    note = ""
+    if box.note and cls == "node":
+        note = (f'<text class="note" x="{rect.x:.1f}" y="{top + 38:.1f}" text-anchor="middle" '
+                f'style="fill:{ink}">{escape(clip(box.note))}</text>')  # fmt: skip
     return (
         f"<g {attrs}><title>{escape(_tooltip(box, overlay))}</title>"
-        f'<rect x="{rect.left:.1f}" y="{rect.y - rect.h / 2:.1f}" width="{rect.w:.1f}" '
+        f'<rect x="{rect.left:.1f}" y="{top:.1f}" width="{rect.w:.1f}" '
         f'height="{rect.h:.1f}" rx="{radius:.1f}" fill="{fill}" stroke="#404040"/>'
         f"{_stripes(box.stripes, rect)}"
-        f'<text x="{rect.x:.1f}" y="{rect.y - 4:.1f}" text-anchor="middle" '
+        f'<text x="{rect.x:.1f}" y="{top + 13:.1f}" text-anchor="middle" '
         f'style="fill:{ink}">{escape(clip(box.label))}</text>'
-        f'<text class="l2" x="{rect.x:.1f}" y="{rect.y + 9:.1f}" text-anchor="middle" '
-        f'style="fill:{ink}">%{escape(clip(box.name, 33))}</text></g>'
+        f'<text class="l2" x="{rect.x:.1f}" y="{top + 26:.1f}" text-anchor="middle" '
+        f'style="fill:{ink}">%{escape(clip(box.name, 33))}</text>{note}</g>'
     )
+
+
+def edge_path(points: Sequence[tuple[float, float]]) -> str:
+    """An edge through `points` as an SVG path: cubic curves leaving and entering every point
+    vertically, so an edge bent around a box (through its dummies) stays smooth."""
+    (x, y), rest = points[0], points[1:]
+    parts = [f"M {x:.1f} {y:.1f}"]
+    for nx, ny in rest:
+        mid = (y + ny) / 2
+        parts.append(f"C {x:.1f} {mid:.1f} {nx:.1f} {mid:.1f} {nx:.1f} {ny:.1f}")
+        x, y = nx, ny
+    return " ".join(parts)
 
 
 def page_fragment(page: Page, overlay: str, prefix: str) -> Fragment:
@@ -117,8 +138,7 @@ def page_fragment(page: Page, overlay: str, prefix: str) -> Fragment:
     parts = [f'<text class="page-title" x="{BOX_GAP}" y="16">{escape(page.title)}</text>',
              f'<g transform="translate(0,{HEADER})">']  # fmt: skip
     for _, _, points in lay.paths:
-        d = " L ".join(f"{x:.1f} {y:.1f}" for x, y in points)
-        parts.append(f'<path class="edge" d="M {d}" marker-end="url(#arrow)"/>')
+        parts.append(f'<path class="edge" d="{edge_path(points)}" marker-end="url(#arrow)"/>')
     for i, (key, rect) in enumerate(lay.rects.items()):
         parts.append(_box(page.boxes[key], rect, overlay, f"{prefix}-{i}"))
     parts.append("</g>")
@@ -126,23 +146,36 @@ def page_fragment(page: Page, overlay: str, prefix: str) -> Fragment:
     return Fragment("".join(parts), width, lay.height + HEADER)
 
 
-def legend_fragment(title: str, entries: Sequence[LegendEntry], heading: str) -> Fragment:
-    """The heading, the overlay's title and its swatches in columns of `LEGEND_ROWS`."""
+def legend_fragment(
+    title: str, entries: Sequence[LegendEntry], heading: str, notes: Sequence[str] = ()
+) -> Fragment:
+    """The heading, its note lines (data source, counts), the overlay's title and its swatches
+    in columns of `LEGEND_ROWS`."""
     heading = clip(heading, 140)
-    parts = [f'<g class="legend"><text class="title" x="{BOX_GAP}" y="16">{escape(heading)}</text>',
-             f'<text x="{BOX_GAP}" y="34">colour: {escape(title)}</text>']  # fmt: skip
+    parts = [f'<g class="legend"><text class="title" x="{BOX_GAP}" y="16">{escape(heading)}</text>']
+    y = 16.0
+    for line in notes:
+        y += ROW
+        parts.append(f'<text class="header-note" x="{BOX_GAP}" y="{y:.0f}">'
+                     f"{escape(clip(line, 140))}</text>")  # fmt: skip
+    y += ROW
+    parts.append(f'<text x="{BOX_GAP}" y="{y:.0f}">colour: {escape(title)}</text>')
+    top = y + 10
+    chars = max((len(clip(e.label, LEGEND_CHARS)) for e in entries), default=0)
+    column = max(LEGEND_COLUMN, 26 + chars * CHAR_WIDTH + BOX_GAP)
     for i, entry in enumerate(entries):
-        x = BOX_GAP + (i // LEGEND_ROWS) * LEGEND_COLUMN
-        y = 44 + (i % LEGEND_ROWS) * ROW
+        x = BOX_GAP + (i // LEGEND_ROWS) * column
+        ey = top + (i % LEGEND_ROWS) * ROW
         stroke = ' stroke="#404040"' if entry.color != "none" else ""
-        text = escape(clip(entry.label, 32))
-        parts.append(f'<rect class="swatch" x="{x}" y="{y}" width="14" height="14" '
+        text = escape(clip(entry.label, LEGEND_CHARS))
+        parts.append(f'<rect class="swatch" x="{x}" y="{ey}" width="14" height="14" '
                      f'fill="{entry.color}"{stroke} data-label={quoteattr(entry.label)}/>'
-                     f'<text x="{x + 20}" y="{y + 11}">{text}</text>')  # fmt: skip
+                     f'<text x="{x + 20}" y="{ey + 11}">{text}</text>')  # fmt: skip
     parts.append("</g>")
     columns = max(1, -(-len(entries) // LEGEND_ROWS))
-    width = BOX_GAP * 2 + max(columns * LEGEND_COLUMN, 8 * len(heading))
-    height = 44 + min(len(entries), LEGEND_ROWS) * ROW + BOX_GAP
+    longest = max([len(heading), *(len(clip(n, 140)) for n in notes)])
+    width = BOX_GAP * 2 + max(columns * column, 8 * longest)
+    height = top + min(len(entries), LEGEND_ROWS) * ROW + BOX_GAP
     return Fragment("".join(parts), width, height)
 
 
