@@ -75,10 +75,12 @@ class BisectResult:
     rewrite_before: Probe | None = None
     rewrite_after: Probe | None = None
 
-    def report(self) -> str:
-        """A short human-readable report."""
+    def report(self, pipeline_name: str | None = None) -> str:
+        """A short human-readable report; `pipeline_name` names the pipeline as the user gave it
+        (default: the canonical spec)."""
         if self.pass_label is None:
-            return f"no divergence: every pass of {self.pipeline or '(empty)'} stays in tolerance"
+            name = pipeline_name or self.pipeline or "(empty)"
+            return f"no divergence: every pass of {name} stays in tolerance"
         assert self.before is not None and self.after is not None
         lines = [f"first diverging pass: {self.pass_label} (pass #{self.pass_index + 1})",
                  f"  max abs error before: {self.before.describe()}",

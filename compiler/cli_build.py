@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ def add_parser(sub: Any, commands: dict[str, Any]) -> None:
         "build", help="build a TensorRT engine (or --check what converts)", epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    p.add_argument("model", type=Path)
+    p.add_argument("model", type=Path, help="the model: .onnx or textual IR (.ir)")
     p.add_argument("-o", "--output", type=Path, help="the serialized engine (.plan)")
     p.add_argument("--check", action="store_true", help="print the capability report only")
     p.add_argument("--precision", choices=sorted(PRECISION_PIPELINES), default="fp32")
@@ -141,22 +142,27 @@ def run(args: argparse.Namespace) -> int:
     result = build_model(
         args.model, precision=args.precision, pipeline=args.pipeline, shapes=args.shapes,
         workspace_mib=args.workspace, opt_level=args.opt_level, timing_cache=args.timing_cache,
-        verbose=args.layer_map is not None, calib=args.calib,
+        verbose=True, calib=args.calib,
     )  # fmt: skip
     _write(args.output, result.plan)
     what = args.precision
     if what == "int8" and args.pipeline is None:
         what += ": weights and calibrated activations" if args.calib else ": weights only"
-    summary = f"built {args.output} ({len(result.plan)} bytes, {what}) in "
-    summary += f"{result.seconds:.2f}s: {len(result.emission.layers)} network layers"
+    from backends.tensorrt.layer_map import engine_layers
+
+    summary = f"built {args.output} ({len(result.plan)} bytes, {what}): "
+    summary += f"{len(result.emission.layers)} network layers, "
+    summary += f"{len(engine_layers(result.log))} engine layers"
     if args.layer_map is not None:
         from backends.tensorrt.layer_map import layer_map
 
-        data = layer_map(result)
-        _write(args.layer_map, (json.dumps(data, indent=1) + "\n").encode())
-        summary += f", {data['engine_layers']} engine layers; wrote {args.layer_map}"
+        _write(args.layer_map, (json.dumps(layer_map(result), indent=1) + "\n").encode())
+        summary += f"; wrote {args.layer_map}"
     for name, (lo, opt, hi) in result.profiles.items():
         summary += f"\n  profile {name}: min {_dims(lo)} opt {_dims(opt)} max {_dims(hi)}"
+    summary += (
+        f"\n  time: TensorRT builder {result.seconds:.2f}s, whole command {_elapsed(args):.2f}s"
+    )
     print(summary)
     return 0
 
@@ -171,6 +177,14 @@ def _check(args: argparse.Namespace) -> int:
         return 0
     raise CompilerError(f"{len(report.problems)} node(s) of {args.model} cannot be converted "
                         "to TensorRT (listed above)")  # fmt: skip
+
+
+def _elapsed(args: argparse.Namespace) -> float:
+    """Seconds since the command started (`irforge` sets `args.started`; else since import)."""
+    return time.perf_counter() - getattr(args, "started", _IMPORTED)
+
+
+_IMPORTED = time.perf_counter()
 
 
 def _dims(shape: Sequence[int]) -> str:

@@ -168,9 +168,25 @@ def format_table(rows: Sequence[OutputComparison]) -> str:
     return "\n".join(lines)
 
 
+COMPARE_EXAMPLES = """examples:
+  irforge compare m.onnx                                   default pipeline, numpy, random inputs
+  irforge compare m.onnx --pipeline cleanup --backends numpy,onnxruntime --inputs in.npz
+  irforge compare m.onnx --json                            the comparison as JSON (for scripts)
+"""
+
+BISECT_EXAMPLES = """examples:
+  irforge bisect m.onnx                                    the default pipeline, random inputs
+  irforge bisect m.onnx --pipeline 'fold-constants,fuse-conv-bn-relu' --inputs in.npz
+  irforge bisect m.onnx --tolerance-factor 10 --json       looser tolerances; JSON result
+"""
+
+
 def add_parser(sub: Any) -> None:
     """Register the `compare` subcommand."""
-    p = sub.add_parser("compare", help="compare a model with its optimized form on backends")
+    p = sub.add_parser(
+        "compare", help="compare a model with its optimized form on backends",
+        epilog=COMPARE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     _model_arguments(p)
     p.add_argument("--backends", default="numpy", help="comma-separated: "
                    f"{', '.join(BACKENDS)} (default: %(default)s)")  # fmt: skip
@@ -178,7 +194,7 @@ def add_parser(sub: Any) -> None:
 
 def _model_arguments(p: argparse.ArgumentParser) -> None:
     """What `compare` and `bisect` share: the model, the pipeline, the inputs and the output."""
-    p.add_argument("model", type=Path)
+    p.add_argument("model", type=Path, help="the model: .onnx or textual IR (.ir)")
     p.add_argument("--pipeline", default="default", help="pipeline string (default: %(default)s)")
     p.add_argument("--inputs", type=Path, metavar="FILE.npz", help="inputs by graph input name")
     p.add_argument("--seed", type=int, default=0, help="seed of random inputs (default 0)")
@@ -189,7 +205,7 @@ def _model_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Body of `irforge compare`: 0 when every output is within tolerance, else 1."""
-    from compiler.driver import load_model
+    from compiler.driver import count_nodes, describe_change, load_model
     from compiler.optimizer import optimize
     from compiler.passmanager import Pipeline
 
@@ -199,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
     arrays = graph_inputs(original, args.inputs, args.seed)
     optimized = original.clone()
     report = optimize(optimized, pipeline)
+    ops = (count_nodes(original)[0], count_nodes(optimized)[0])
     rows = compare(original, optimized, arrays, backends, args.tolerance_factor)
     ok = all(r.ok for r in rows)
     if args.json:
@@ -207,16 +224,29 @@ def run(args: argparse.Namespace) -> int:
                 "ok": ok, "outputs": [r.to_json() for r in rows]}  # fmt: skip
         print(json.dumps(data, indent=2))
     else:
-        print(f"{args.model}: {pipeline.spec() or '(empty pipeline)'}: "
-              f"{report.nodes_before} -> {report.nodes_after} nodes")  # fmt: skip
+        print(f"compare {args.model}: original vs optimized (pipeline: {args.pipeline}) on "
+              f"{', '.join(backends)}; {inputs_text(args)}")  # fmt: skip
+        if getattr(args, "verbose", False):
+            print(f"pipeline spec: {pipeline.spec() or '(empty)'}")
+        print(f"optimized: {describe_change(ops, (report.nodes_before, report.nodes_after))}")
         print(format_table(rows))
         print("all outputs within tolerance" if ok else "some outputs are OUTSIDE tolerance")
     return 0 if ok else 1
 
 
+def inputs_text(args: argparse.Namespace) -> str:
+    """Where the inputs come from: `inputs from in.npz` or `random inputs, seed 0`."""
+    if args.inputs is not None:
+        return f"inputs from {args.inputs}"
+    return f"random inputs, seed {args.seed}"
+
+
 def add_bisect_parser(sub: Any) -> None:
     """Register the `bisect` subcommand."""
-    p = sub.add_parser("bisect", help="find the first pass and rewrite that change the results")
+    p = sub.add_parser(
+        "bisect", help="find the first pass and rewrite that change the results",
+        epilog=BISECT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     _model_arguments(p)
 
 
@@ -233,7 +263,11 @@ def run_bisect(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(asdict(result), indent=2, default=_json_float))
     else:
-        print(result.report())
+        print(f"bisect {args.model}: original vs each pass (pipeline: {args.pipeline}) on numpy; "
+              f"{inputs_text(args)}")  # fmt: skip
+        if getattr(args, "verbose", False):
+            print(f"pipeline spec: {pipeline.spec() or '(empty)'}")
+        print(result.report(pipeline_name=args.pipeline))
     return 0 if result.pass_label is None else 1
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ def add_parser(sub: Any) -> None:
         "optimize", help="run a pass pipeline on a model (ONNX or textual IR)", epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    p.add_argument("input", type=Path)
+    p.add_argument("input", type=Path, help="the model: .onnx or textual IR (.ir)")
     p.add_argument("-o", "--output", type=Path, required=True, help=".onnx or .ir")
     p.add_argument("--pipeline", default="default", help="pipeline string (default: %(default)s)")
     p.add_argument("--check-numerics", action="store_true",
@@ -47,13 +48,14 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Body of `irforge optimize`; returns the exit status."""
-    from compiler.driver import check_outputs, load_model
+    from compiler.driver import check_outputs, count_nodes, describe_change, load_model
     from compiler.optimizer import optimize
     from compiler.passmanager import Pipeline
 
     pipeline = Pipeline.parse(args.pipeline)
     check_outputs([args.input, args.inputs], [args.output, args.report], force=args.force)
     graph = load_model(args.input)
+    ops_before = count_nodes(graph)[0]
     report = optimize(
         graph, pipeline, verify_each=not args.no_verify_each,
         check_numerics=args.check_numerics, inputs=_inputs(args.inputs), seed=args.seed,
@@ -63,9 +65,19 @@ def run(args: argparse.Namespace) -> int:
     if args.report is not None:
         data = {"input": str(args.input), "output": str(args.output), **report.to_json()}
         _write_json(args.report, data)
-    print(f"optimized {args.input}: {report.nodes_before} -> {report.nodes_after} nodes in "
-          f"{report.seconds:.3f}s; wrote {args.output}")  # fmt: skip
+    change = describe_change((ops_before, count_nodes(graph)[0]),
+                             (report.nodes_before, report.nodes_after))  # fmt: skip
+    print(f"optimized {args.input}: {change}; wrote {args.output}")
+    print(f"time: pipeline {report.seconds:.3f}s, whole command {_elapsed(args):.3f}s")
     return 0
+
+
+def _elapsed(args: argparse.Namespace) -> float:
+    """Seconds since the command started (`irforge` sets `args.started`; else since import)."""
+    return time.perf_counter() - getattr(args, "started", _IMPORTED)
+
+
+_IMPORTED = time.perf_counter()
 
 
 def _print_after(args: argparse.Namespace) -> str | list[str] | None:

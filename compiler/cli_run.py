@@ -10,6 +10,8 @@ Outputs are summarized on stdout and optionally saved to an `.npz` keyed by grap
 from __future__ import annotations
 
 import argparse
+import logging
+import time
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,12 +25,25 @@ from compiler.types import DType
 
 BACKENDS = ("numpy", "onnxruntime", "tensorrt")
 
+EXAMPLES = """examples:
+  irforge run m.onnx --random --shape x=1x3x224x224            reference outputs (numpy backend)
+  irforge run m.onnx --inputs in.npz --backend onnxruntime --save out.npz
+  irforge run m.onnx --random --backend tensorrt --plan m.plan --iterations 100   latency report
+"""
+
+log = logging.getLogger("irforge.run")
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the `run` subcommand."""
-    p = sub.add_parser("run", help="run a model (numpy reference, ONNX Runtime or TensorRT)")
-    p.add_argument("model", type=Path)
-    p.add_argument("--backend", choices=BACKENDS, default="numpy")
+    p = sub.add_parser(
+        "run", help="run a model (numpy reference, ONNX Runtime or TensorRT)", epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    p.add_argument("model", type=Path, help="the model: .onnx or textual IR (.ir)")
+    p.add_argument("--backend", choices=BACKENDS, default="numpy",
+                   help=f"where to run it: {', '.join(BACKENDS)} (default: %(default)s, "
+                   "the reference)")  # fmt: skip
     source = p.add_mutually_exclusive_group()
     source.add_argument("--inputs", type=Path, metavar="FILE.npz", help="inputs by graph name")
     source.add_argument("--random", action="store_true", help="random-normal inputs")
@@ -51,24 +66,36 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run_command(args: argparse.Namespace) -> int:
     """The body of `irforge run`; raises CompilerError on bad input (exit status 2)."""
-    from compiler.driver import load_model
+    from compiler.driver import describe_nodes, load_model
 
     _check_options(args)
+    start = time.perf_counter()
     graph = load_model(args.model)
+    log.info("loaded %s (%s) in %.3fs", args.model, describe_nodes(graph),
+             time.perf_counter() - start)  # fmt: skip
     if args.inputs is not None:
         inputs = load_inputs(args.inputs)
+        log.info("inputs from %s: %s", args.inputs, _shapes(inputs))
     else:
         inputs = random_inputs(graph, parse_shapes(args.shape), args.seed)
+        log.info("random inputs (seed %d): %s", args.seed, _shapes(inputs))
+    start = time.perf_counter()
     if args.backend == "tensorrt":
         outputs = run_tensorrt(args, graph, inputs)
     else:
         outputs = execute(graph, inputs, backend=args.backend, float64=args.float64,
                           memory_budget=args.memory_budget)  # fmt: skip
         print(summarize_outputs(outputs))
+    log.info("backend %s%s: ran in %.3fs", args.backend, " (float64)" if args.float64 else "",
+             time.perf_counter() - start)  # fmt: skip
     if args.save is not None:
         save_outputs(outputs, args.save)
-        print(f"wrote {args.save} ({len(outputs)} outputs)")
+        print(f"wrote {args.save} ({len(outputs)} output{'' if len(outputs) == 1 else 's'})")
     return 0
+
+
+def _shapes(arrays: Mapping[str, np.ndarray]) -> str:
+    return ", ".join(f"%{n} {a.dtype}{list(a.shape)}" for n, a in arrays.items()) or "none"
 
 
 def _check_options(args: argparse.Namespace) -> None:

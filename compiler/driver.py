@@ -5,6 +5,7 @@ This is the driver layer: it imports `backends` lazily, inside functions.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,9 @@ from compiler.graph import Graph
 
 ONNX_SUFFIXES = (".onnx",)
 TEXT_SUFFIXES = (".ir", ".mlir")
+CORRUPT_ONNX = "not a valid ONNX model (truncated or corrupt): "
+
+log = logging.getLogger("irforge")
 
 
 def load_model(path: Path | str, *, verify: bool = True) -> Graph:
@@ -28,14 +32,29 @@ def load_model(path: Path | str, *, verify: bool = True) -> Graph:
 
         graph = load_text(path)
     else:
-        from compiler.frontend.onnx_import import load
-
-        graph = load(path)
+        graph = _load_onnx(path)
     if verify:
         from compiler.verifier import verify as run_verifier
 
         run_verifier(graph)
     return graph
+
+
+def _load_onnx(path: Path) -> Graph:
+    """The frontend's import; a protobuf parse failure becomes one plain sentence (the
+    parser's own words are logged at INFO level: `irforge -v` shows them)."""
+    from compiler.errors import FrontendError
+    from compiler.frontend.onnx_import import load
+
+    try:
+        return load(path)
+    except FrontendError as exc:
+        head, marker, detail = exc.message.partition(CORRUPT_ONNX)
+        if not marker:
+            raise
+        log.info("protobuf: %s", detail)
+        message = f"{head}not a valid ONNX model (protobuf parse failed)"
+        raise FrontendError(message, exc.loc, exc.notes) from exc
 
 
 def save_model(graph: Graph, path: Path | str, *, opset: int | None = None) -> None:
@@ -143,10 +162,32 @@ def parameter_count(graph: Graph) -> int:
     return total
 
 
+def count_nodes(graph: Graph) -> tuple[int, int]:
+    """`(ops, constants)`: the nodes that compute and the `const` nodes (weights, biases, ...)."""
+    constants = sum(1 for node in graph.nodes if node.op == "const")
+    return len(graph) - constants, constants
+
+
+def describe_nodes(graph: Graph) -> str:
+    """`"38 ops, 35 constants"`: the vocabulary every command uses for node counts."""
+    ops, constants = count_nodes(graph)
+    return f"{_plural(ops, 'op')}, {_plural(constants, 'constant')}"
+
+
+def describe_change(ops: tuple[int, int], nodes: tuple[int, int]) -> str:
+    """`"38 -> 7 ops (73 -> 20 IR nodes with constants)"` from (before, after) pairs."""
+    return f"{ops[0]} -> {_plural(ops[1], 'op')} ({nodes[0]} -> {nodes[1]} IR nodes with constants)"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def summarize(graph: Graph, title: str = "") -> str:
     """A short human-readable summary: inputs, outputs, parameters, op histogram."""
     lines = [f"graph @{graph.name}" + (f"  ({title})" if title else "")]
-    lines.append(f"  nodes: {len(graph)}   parameters: {parameter_count(graph):,}")
+    counts = f"{len(graph)} ({describe_nodes(graph)})"
+    lines.append(f"  nodes: {counts}   parameters: {parameter_count(graph):,}")
     for value in graph.inputs:
         lines.append(f"  input  %{value.name}: {value.type}")
     for value in graph.outputs:

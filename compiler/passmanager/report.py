@@ -101,25 +101,46 @@ class PassReport:
         return asdict(self)
 
     def timing_table(self) -> str:
-        """Per pass: runs, changes, total time, share, node-count delta; sorted by time."""
+        """Per pass spec, in the order the pipeline first ran it: runs, changes, time inside the
+        pass, share, node-count delta (IR nodes, constants included); then the totals."""
         rows: dict[str, list[float]] = {}
+        names: dict[str, str] = {}
         for r in self.records:
             row = rows.setdefault(r.spec, [0, 0, 0.0, 0])
+            names.setdefault(r.spec, r.name)
             row[0] += 1
             row[1] += r.changed
             row[2] += r.seconds
             row[3] += r.nodes_after - r.nodes_before
+        labels = _pass_labels(names)
         total = sum(row[2] for row in rows.values()) or 1e-12
-        lines = [
-            f"{'pass':<40} {'runs':>5} {'changed':>7} {'time (s)':>10} {'%':>6} {'nodes Δ':>8}"
-        ]
-        for spec, (runs, changed, secs, delta) in sorted(rows.items(), key=lambda kv: -kv[1][2]):
-            lines.append(f"{spec[:40]:<40} {runs:>5.0f} {changed:>7.0f} {secs:>10.4f} "
+        width = max([len(label) for label in labels.values()] + [len(_TOTAL), len(_PASS)])
+        lines = [f"{_PASS:<{width}} {'runs':>5} {'changed':>7} {'time (s)':>10} {'%':>6} "
+                 f"{'nodes Δ':>8}"]  # fmt: skip
+        for spec, (runs, changed, secs, delta) in rows.items():
+            lines.append(f"{labels[spec]:<{width}} {runs:>5.0f} {changed:>7.0f} {secs:>10.4f} "
                          f"{100 * secs / total:>5.1f}% {delta:>+8.0f}")  # fmt: skip
-        lines.append(f"{'total':<40} {len(self.records):>5} {'':>7} {total:>10.4f} {'':>6} "
+        lines.append(f"{_TOTAL:<{width}} {len(self.records):>5} {'':>7} {total:>10.4f} {'':>6} "
                      f"{self.nodes_after - self.nodes_before:>+8}")  # fmt: skip
-        lines.append(f"nodes: {self.nodes_before} -> {self.nodes_after}")
         return "\n".join(lines)
+
+
+_PASS = "pass (pipeline order)"
+_TOTAL = "total (time inside passes)"
+_LABEL_WIDTH = 40
+
+
+def _pass_labels(names: dict[str, str]) -> dict[str, str]:
+    """A row label per pass spec: the spec when it fits in `_LABEL_WIDTH` characters, else the
+    name with its options elided (`fuse-conv-bn-relu{…}`); specs that would share a label are
+    numbered (`{…}#2`) so that different options stay on distinct rows."""
+    labels: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    for spec, name in names.items():
+        label = spec if len(spec) <= _LABEL_WIDTH else f"{name[: _LABEL_WIDTH - 3]}{{…}}"
+        seen[label] = seen.get(label, 0) + 1
+        labels[spec] = label if seen[label] == 1 else f"{label}#{seen[label]}"
+    return labels
 
 
 _CURRENT: ContextVar[PassRecord | None] = ContextVar("irforge_current_pass", default=None)

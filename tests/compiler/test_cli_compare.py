@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,12 @@ def test_compare_passes_and_prints_a_table(model: Path, capsys: pytest.CaptureFi
     out = capsys.readouterr().out
     assert "all outputs within tolerance" in out
     assert out.count("numpy ") == 6 and out.count("onnxruntime ") == 6
+    head = f"compare {model}: original vs optimized (pipeline: default) on numpy, onnxruntime; "
+    assert out.startswith(head + "random inputs, seed 0\n") and "repeat(" not in out
+    assert re.search(r"^optimized: \d+ -> \d+ ops? \(\d+ -> \d+ IR nodes with constants\)$", out,
+                     re.M)  # fmt: skip
+    assert main(["-v", *argv]) == 0  # -v adds the canonical spec
+    assert "\npipeline spec: repeat(fold-constants{" in capsys.readouterr().out
 
 
 def test_compare_fails_on_a_wrong_pass(model: Path, planted: None, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -131,7 +138,11 @@ def test_bisect_json_and_no_divergence(model: Path, planted: None, capsys) -> No
     assert (data["pass_label"], data["rewrite_index"], data["rewrites"]) == ("test-planted", 4, 6)
     assert data["rewrite"]["rule"] == "test-relu-to-max"
     assert main(["bisect", str(model), "--pipeline", "default"]) == 0
-    assert "no divergence" in capsys.readouterr().out
+    assert capsys.readouterr().out.splitlines() == [
+        f"bisect {model}: original vs each pass (pipeline: default) on numpy; "
+        "random inputs, seed 0",
+        "no divergence: every pass of default stays in tolerance",
+    ]
 
 
 def test_bisect_finds_a_slightly_wrong_bn_fold(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

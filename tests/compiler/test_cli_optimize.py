@@ -51,7 +51,14 @@ def test_optimize_text_ir_prints_and_times(tmp_path: Path, capsys) -> None:  # t
     assert main(argv) == 0
     stdout = capsys.readouterr().out
     assert "# ----- IR after prune-dead-nodes (changed) -----" in stdout
-    assert "nodes: 3 -> 2" in stdout and "sigmoid" not in out.read_text()
+    assert "sigmoid" not in out.read_text()
+    assert stdout.count("3 -> 2") == 1  # the counts once, in ops and in IR nodes
+    assert ": 2 -> 1 op (3 -> 2 IR nodes with constants); wrote " in stdout
+    table = stdout[stdout.index("pass (pipeline order) ") :].splitlines()
+    assert table[0].startswith("pass (pipeline order) ")
+    assert table[1].startswith("prune-dead-nodes ")
+    assert table[2].startswith("total (time inside passes) ") and table[2].endswith("-1")
+    assert "time: pipeline " in table[-1] and "s, whole command " in table[-1]
     assert main([*argv, "--force", "--print-ir-after-all"]) == 0
 
 
@@ -59,7 +66,7 @@ def test_optimize_text_ir_prints_and_times(tmp_path: Path, capsys) -> None:  # t
     ("args", "message"),
     [
         (["--pipeline", "prune-dead-nodes,fold-everything"],
-         "irforge: error: pipeline:1:18: error: unknown pass 'fold-everything'\n"
+         "irforge: pipeline:1:18: error: unknown pass 'fold-everything'\n"
          "prune-dead-nodes,fold-everything\n                 ^\n"),
         (["--print-ir-after", "nope"],
          "irforge: error: print-ir-after: unknown pass nope (valid: "),

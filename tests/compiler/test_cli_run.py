@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -40,14 +42,21 @@ def test_backends_agree_on_saved_inputs(tmp_path: Path, capsys: pytest.CaptureFi
     assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left nothing behind
 
 
-def test_random_inputs_are_seeded(tmp_path: Path) -> None:
+def test_random_inputs_are_seeded(tmp_path: Path, capsys, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO, logger="irforge")  # what `irforge -v` shows
     results = []
     for seed in ("3", "3", "4"):
         out = tmp_path / f"out{len(results)}.npz"
         args = ["run", str(MNIST), "--random", "--seed", seed, "--shape", "x=3x1x28x28"]
         assert main([*args, "--save", str(out)]) == 0
+        assert capsys.readouterr().out.endswith(f"\nwrote {out} (1 output)\n")
         with np.load(out) as data:
             results.append(data["logits"])
+    logged = [r.getMessage() for r in caplog.records if r.name == "irforge.run"]
+    counts = r"\(38 ops, 35 constants\) in \d+\.\d{3}s"
+    assert re.fullmatch(f"loaded {re.escape(str(MNIST))} {counts}", logged[0])
+    assert logged[1] == "random inputs (seed 3): %x float32[3, 1, 28, 28]"
+    assert logged[2].startswith("backend numpy: ran in ") and len(logged) == 9
     assert results[0].shape == (3, 10)
     np.testing.assert_array_equal(results[0], results[1])
     assert not np.array_equal(results[0], results[2])

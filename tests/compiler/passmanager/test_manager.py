@@ -60,9 +60,10 @@ def test_report_counts_nodes_and_serializes() -> None:
     assert record.touched == ["- %dead = relu(%x) at ONNX node 'Dead_4' of m.onnx"]
     json.dumps(report.to_json())
     table = report.timing_table().splitlines()
-    assert table[0].split()[:3] == ["pass", "runs", "changed"]
+    assert table[0].split()[:5] == ["pass", "(pipeline", "order)", "runs", "changed"]
     assert table[1].split()[:3] == ["prune-dead-nodes", "1", "1"] and table[1].endswith("-1")
-    assert table[-1] == "nodes: 6 -> 5"
+    assert table[-1].startswith("total (time inside passes) ") and table[-1].endswith("-1")
+    assert len(table) == 3
 
 
 def test_verify_each_names_the_pass_touched_nodes_and_history() -> None:
@@ -165,3 +166,19 @@ def test_pass_compiler_errors_become_pass_errors_naming_the_pass() -> None:
     assert exc.value.message == "pass test-raise failed: cannot erase relu: still used"
     assert str(exc.value.loc) == str(OnnxLoc("m.onnx", "Relu_3"))
     assert "passes before it: prune-dead-nodes" in exc.value.notes
+
+
+def test_timing_table_rows_in_pipeline_order_with_long_specs_elided() -> None:
+    from compiler.passmanager.report import PassRecord, PassReport
+
+    long_a = "fuse-conv-bn-relu{fold-bn=true,fuse-activation=true}"
+    long_b = "fuse-conv-bn-relu{fold-bn=false,fuse-activation=true}"
+    specs = [("cse", "cse{constants=true}", 0.001), ("fuse-conv-bn-relu", long_a, 0.5),
+             ("fuse-conv-bn-relu", long_b, 0.2), ("cse", "cse{constants=true}", 0.003)]  # fmt: skip
+    records = [PassRecord(name, spec, i, seconds=secs, nodes_before=10, nodes_after=10 - i)
+               for i, (name, spec, secs) in enumerate(specs)]  # fmt: skip
+    table = PassReport("p", records, nodes_before=10, nodes_after=4).timing_table().splitlines()
+    labels = [line.split()[0] for line in table[1:-1]]
+    assert labels == ["cse{constants=true}", "fuse-conv-bn-relu{…}", "fuse-conv-bn-relu{…}#2"]
+    assert table[1].split()[1:4] == ["2", "0", "0.0040"] and table[1].endswith("-3")
+    assert table[-1].split()[:6] == ["total", "(time", "inside", "passes)", "4", "0.7040"]
