@@ -163,9 +163,11 @@ def _overlay_values(args: argparse.Namespace, original: Graph,
         return lambda graph: scores
 
     def groups(graph: Graph) -> dict[str, str]:
-        found, summary = trt_groups(graph, args.opt_level, hint=graph is not original)
-        notes.append(summary)
-        return found
+        hint = graph is not original and not args.before_after
+        found, summary = trt_groups(graph, args.opt_level, hint=hint)
+        tag = ("before: " if graph is original else "after: ") if args.before_after else ""
+        notes.append(tag + summary)
+        return {name: tag + label for name, label in found.items()}
 
     return groups
 
@@ -184,7 +186,7 @@ def _scheme(overlay: str, views: list[Any]) -> Any:
     if overlay == "op":
         return CategoryScheme("op kind", sorted(set(seen)))
     order = list(dict.fromkeys(seen))
-    short = {label: label.split(":", 1)[0] for label in order}
+    short = {label: label.split(": ")[-2] for label in order}  # "[before: ]engine layer 3: …"
     return CategoryScheme("TensorRT engine layer (the IR nodes fused into it)", order,
                           notes=True, short=short)  # fmt: skip
 

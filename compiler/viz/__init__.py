@@ -109,7 +109,7 @@ def render(
         panels.append(_panel(f"{view.title} · {op_count(view.graph)}", diagram, max_nodes))
     legend = legend_fragment(scheme.title, scheme.legend(used), title, notes)
     if fmt == "html":
-        return html_document(title, panels, legend, scheme.title)
+        return html_document(title, panels, legend, scheme.title, notes)
     return svg_document(panels, legend, scheme.title)
 
 

@@ -21,6 +21,7 @@ header{padding:6px 10px;background:#263238;color:#fff}
 .page{display:none}.page.active{display:block}
 .page svg{width:100%;height:calc(100vh - 110px);cursor:grab;display:block}
 #find{margin-left:16px;width:260px}
+.header-note{color:#ffcc80;font-size:12px;margin-top:2px}
 .hit rect{stroke:#e00000 !important;stroke-width:4px !important}
 """
 
@@ -93,13 +94,17 @@ def _panel(panel: Panel, index: int, legend: Fragment, overlay: str) -> str:
     )
 
 
-def html_document(title: str, panels: Sequence[Panel], legend: Fragment, overlay: str) -> str:
-    """The whole page; every SVG page carries the legend."""
+def html_document(
+    title: str, panels: Sequence[Panel], legend: Fragment, overlay: str, notes: Sequence[str] = ()
+) -> str:
+    """The whole page; every SVG page carries the legend; `notes` (the overlay's data source)
+    also stand in the page header, where zooming never shrinks them."""
     body = "".join(_panel(p, i, legend, overlay) for i, p in enumerate(panels))
+    lines = "".join(f'<div class="header-note">{escape(n)}</div>' for n in notes)
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
         f'<header>{escape(title)}<input id="find" placeholder="find a value (%name) or an op">'
-        "</header>"
+        f"{lines}</header>"
         f'<main class="panels">{body}</main><script>{SCRIPT}</script></body></html>\n'
     )
