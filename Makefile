@@ -32,11 +32,11 @@ test-fast: setup
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 lint: setup
-	$(BIN)/ruff check compiler passes backends tests benchmarks
-	$(BIN)/ruff format --check compiler passes backends tests benchmarks
+	$(BIN)/ruff check compiler passes backends tests benchmarks examples
+	$(BIN)/ruff format --check compiler passes backends tests benchmarks examples
 
 typecheck: setup
-	$(BIN)/mypy compiler passes backends
+	$(BIN)/mypy compiler passes backends examples
 
 # Every benchmark side by side with its peers (about 30 min on 2 cores): each appends its run to
 # benchmarks/results/<name>.md and stores it as <name>.json; report.py then writes
