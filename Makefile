@@ -48,7 +48,7 @@ bench: setup material
 	$(NOBLASENV) $(BIN)/python benchmarks/conv_floor.py
 	$(BIN)/python benchmarks/memory.py --record
 	$(BIN)/python benchmarks/optimizer_bench.py --record
-	$(BIN)/python benchmarks/quant_bench.py --record
+	$(BIN)/python benchmarks/quant_bench.py --disjoint --record
 	$(BIN)/python benchmarks/trt_build_bench.py
 	$(BIN)/python benchmarks/large_model.py --record
 	$(BIN)/python benchmarks/fuzz_campaign.py --cases 5000 --jobs 2 --record

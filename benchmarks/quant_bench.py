@@ -338,15 +338,15 @@ def main() -> None:
             print(table(rows), flush=True)
         text = table(rows) if rows else ""
         if args.disjoint:
-            tables["disjoint"] = disjoint(Path(tmp), args.disjoint_layout, args.selection_seed)
-            text += "\n\n" + DISJOINT_HEAD + "\n".join(tables["disjoint"])
+            lines = disjoint(Path(tmp), args.disjoint_layout, args.selection_seed)
+            text += "\n\n" + DISJOINT_HEAD + "\n".join(lines)
+            tables["disjoint"] = [*DISJOINT_HEAD.rstrip("\n").split("\n"), *lines]
     if args.budget:
         head = ["| layout | most sensitive (top 3) | kept in float | top-1 agree (10 photos) | "
                 "SQNR dB | s |", "|---|---|---|---|---|---|"]  # fmt: skip
-        tables["budget"] = budget(args.rounds)
-        text += "\n\nEfficientNet-Lite0, `--max-drop 0 --metric top1`:\n\n" + "\n".join(
-            head + tables["budget"]
-        )
+        caption = "EfficientNet-Lite0, `--max-drop 0 --metric top1`:"
+        tables["budget"] = [caption, "", *head, *budget(args.rounds)]
+        text += "\n\n" + "\n".join(tables["budget"])
     print(text)
     if args.record:
         stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
@@ -385,11 +385,15 @@ def summarize(cases: list[dict[str, Any]]) -> dict[str, Any]:
 
 def write_record(run: Record, rows: list[dict[str, Any]], tables: dict[str, list[str]],
                  args: argparse.Namespace) -> None:  # fmt: skip
-    """Store the run as benchmarks/results/quantization.json (cells of `--disjoint`/`--budget`
-    tables as markdown rows)."""
+    """Store the run as benchmarks/results/quantization.json (the `--disjoint`/`--budget` tables
+    as their markdown lines)."""
     cases = [{k.replace(" ", "_").replace("-", "_"): (v if k in ("model", "variant")
               else _number(v)) for k, v in row.items()} for row in rows]  # fmt: skip
     summary = summarize(cases)
+    if tables.get("disjoint"):  # its last row: the budgeted model, measured on the 10 photos
+        cells = [c.strip() for c in tables["disjoint"][-1].strip("|").split("|")]
+        summary["disjoint_photos_sqnr"] = float(cells[3])
+        summary["disjoint_photos_top1"] = [int(n) for n in cells[4].split("/")]
     settings = {"models": args.models, "rounds": args.rounds, "budget": args.budget,
                 "disjoint": args.disjoint, "disjoint_layout": args.disjoint_layout,
                 "peer": "onnxruntime.quantization.quantize_static (QDQ, per-channel)"}  # fmt: skip

@@ -147,7 +147,7 @@ def render_section(section: Section, record: dict[str, Any], main_machine: str) 
         lines += render_table(table, record)
     for title, rows in (record.get("tables") or {}).items():
         if rows:
-            lines += [f"Recorded `{title}` table rows (see the script's docstring):", "", *rows, ""]
+            lines += [f"The `--{title}` run's table, as the script wrote it:", "", *rows, ""]
     return lines
 
 
