@@ -1,8 +1,10 @@
 """Determinism of the deployment pipelines across processes with different `PYTHONHASHSEED`s:
 `trt-int8` (every MATERIAL model) and `trt-fp16` outputs (ONNX, textual IR) are byte-identical, and
 so is the `--layer-map` JSON of TensorRT builds in fp32, fp16 and int8. Plan bytes are compared
-for fp32 and fp16 only: TensorRT-RTX 1.7's int8 plans differ from build to build even within one
-process and seed (measured), while the IR it is given and the layer map are identical. The
+with TensorRT-RTX's internal Myelin symbol numbers (`__mye585`) masked: the builder numbers them
+in the order its threads create them, so under CPU load (and for int8 plans, always) two builds of
+the same network differ in those digits only (measured: 24 bytes of a 577 kB fp32 plan, all in
+such names; with them masked, every plan of a seed matches byte for byte). The
 `default` pipeline on every MATERIAL model is covered by `test_determinism.py`, whose worker this
 file reuses.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +42,9 @@ def test_deployment_pipelines_are_byte_identical_across_processes(
         assert files == second[model], f"{model} ({pipeline}): outputs differ between processes"
 
 
+MYELIN_SYMBOL = re.compile(rb"__mye\d+")
+
+
 def _build(tmp: Path, seed: str, precision: str) -> tuple[str, str]:
     plan, layers = tmp / f"{seed}.plan", tmp / f"{seed}.json"
     cmd = [sys.executable, "-m", "compiler", "build", str(MNIST), "-o", str(plan),
@@ -48,7 +54,8 @@ def _build(tmp: Path, seed: str, precision: str) -> tuple[str, str]:
     env = {**os.environ, "PYTHONHASHSEED": seed}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    return (hashlib.sha256(plan.read_bytes()).hexdigest(),
+    masked = MYELIN_SYMBOL.sub(b"__mye#", plan.read_bytes())
+    return (hashlib.sha256(masked).hexdigest(),
             hashlib.sha256(layers.read_bytes()).hexdigest())  # fmt: skip
 
 
@@ -58,5 +65,4 @@ def test_tensorrt_plan_and_layer_map_are_byte_identical(precision: str, tmp_path
         pytest.skip("needs tensorrt or tensorrt_rtx (the tensorrt extra)")
     first, second = _build(tmp_path, "1", precision), _build(tmp_path, "2", precision)
     assert first[1] == second[1], "layer maps differ"
-    if precision != "int8":
-        assert first[0] == second[0], "plans differ"
+    assert first[0] == second[0], "plans differ beyond TensorRT-RTX's internal symbol numbers"
