@@ -38,6 +38,7 @@ class DemoState:
     score: np.ndarray  # held-out inputs every backend is scored on
     labels: np.ndarray | None  # labels of `score` (bundled digits only)
     save: Path | None = None  # where to write the artifacts, or None
+    onnx_nodes: int = 0  # nodes of the source ONNX model
     original: Graph | None = None
     optimized: Graph | None = None
     quantized: Graph | None = None
@@ -62,7 +63,7 @@ def import_model(state: DemoState) -> StepResult:
 
     verify(state.graph)
     state.original = state.graph.clone()
-    onnx_nodes = len(onnx.load(state.path, load_external_data=False).graph.node)
+    onnx_nodes = state.onnx_nodes = len(onnx.load(state.path, load_external_data=False).graph.node)
     params = parameter_count(state.graph)
     text = f"{onnx_nodes} ONNX nodes -> {ops(state.graph)} ops, {params:,} parameters"
     return StepResult(text, True, {"onnx_nodes": onnx_nodes, "ops": ops(state.graph),
@@ -129,10 +130,8 @@ def reference_vs_ort(state: DemoState) -> StepResult:
 def export_optimized(state: DemoState) -> StepResult:
     assert state.optimized is not None
     reference = state.outputs["float, ONNX Runtime (original model)"]
-    nodes, got = _export_and_run(state, state.optimized, "optimized.onnx")
-    import onnx
-
-    before = len(onnx.load(state.path, load_external_data=False).graph.node)
+    nodes, names, outputs = _export_and_run(state, state.optimized, "optimized.onnx")
+    got, before = outputs[names[0]], state.onnx_nodes
     err = float(np.max(np.abs(got - reference)))
     same = bool(np.array_equal(got.argmax(-1), reference.argmax(-1)))
     state.outputs["optimized, ONNX Runtime"] = got
@@ -140,18 +139,33 @@ def export_optimized(state: DemoState) -> StepResult:
     return StepResult(text, same, {"onnx_nodes": nodes, "max_abs_error": err, "same_top1": same})
 
 
-def _export_and_run(state: DemoState, graph: Graph, name: str) -> tuple[int, np.ndarray]:
-    """Export `graph` (into `state.save`, else a temporary folder) and run it in ONNX Runtime."""
+def _export_and_run(
+    state: DemoState, graph: Graph, name: str, *, int8_tensors: bool = False
+) -> tuple[int, list[str], dict[str, Any]]:
+    """Export `graph` (into `state.save`, else a temporary folder) and run the written model in
+    ONNX Runtime once: (its node count, the graph's output names, every output by name).
+
+    With `int8_tensors`, every QuantizeLinear output is fetched too (extra outputs of the run;
+    the written file is left as exported).
+    """
     import onnx
+    from onnx import helper
 
     from backends.onnx import run_onnxruntime, save_onnx
 
     with tempfile.TemporaryDirectory() as tmp:
         out = (state.save or Path(tmp)) / name
         save_onnx(graph, out, pipeline="demo")
-        nodes = len(onnx.load(out).graph.node)
-        got = run_onnxruntime(out, state.feeds)
-    return nodes, next(iter(got.values()))
+        model = onnx.load(out)
+    nodes, names = len(model.graph.node), [o.name for o in model.graph.output]
+    if int8_tensors:
+        types = {t.name: t.data_type for t in model.graph.initializer}
+        for n in (n for n in model.graph.node if n.op_type == "QuantizeLinear"):
+            # the zero point's type is the output's
+            model.graph.output.append(
+                helper.make_tensor_value_info(n.output[0], types[n.input[2]], None)
+            )
+    return nodes, names, run_onnxruntime(model, state.feeds)
 
 
 def quantize_int8(state: DemoState) -> StepResult:
@@ -186,9 +200,9 @@ def export_int8(state: DemoState) -> StepResult:
     from backends.numpy import run
 
     assert state.quantized is not None
-    nodes, got = _export_and_run(state, state.quantized, "int8.onnx")
-    state.outputs["int8, ONNX Runtime"] = got
-    names, theirs = _ort_int8_tensors(state.quantized, state.feeds)
+    nodes, outs, theirs = _export_and_run(state, state.quantized, "int8.onnx", int8_tensors=True)
+    got = state.outputs["int8, ONNX Runtime"] = theirs[outs[0]]
+    names = [n for n in theirs if n not in outs]
     ours = run(state.quantized, state.feeds, capture=names).captured
     steps = [np.abs(ours[n].astype(np.int32) - theirs[n].astype(np.int32)) for n in names]
     worst = max((int(d.max()) for d in steps), default=0)
@@ -206,24 +220,6 @@ def export_int8(state: DemoState) -> StepResult:
                "fraction_off": off, "max_abs_error": backend_err,
                "quantization_error": quant_err, "same_top1": same}  # fmt: skip
     return StepResult(text, ok, details)
-
-
-def _ort_int8_tensors(
-    graph: Graph, feeds: dict[str, np.ndarray]
-) -> tuple[list[str], dict[str, Any]]:
-    """ONNX Runtime's value of every QuantizeLinear output of `graph`'s export, by name."""
-    from onnx import helper
-
-    from backends.onnx import run_onnxruntime, to_onnx
-
-    model = to_onnx(graph)
-    types = {t.name: t.data_type for t in model.graph.initializer}
-    quantizers = [n for n in model.graph.node if n.op_type == "QuantizeLinear"]
-    for n in quantizers:  # the zero point's type is the output's
-        info = helper.make_tensor_value_info(n.output[0], types[n.input[2]], None)
-        model.graph.output.append(info)
-    names = [n.output[0] for n in quantizers]
-    return names, run_onnxruntime(model, feeds)
 
 
 def _yes(flag: bool) -> str:
@@ -253,8 +249,10 @@ def tensorrt_build(state: DemoState, precision: str) -> StepResult:
     small = (1, *dims[1:])
     result = build_plan(graph, BuildOptions(verbose=True, shapes={name: (small, dims, dims)}))
     provenance = layer_map(result)
-    bounds = compare_boundaries(result, state.feeds)
-    got = next(iter(interpret(result.emission.network, state.feeds).values()))
+    network = result.emission.network
+    values = interpret(network, state.feeds, capture=True)  # once, for both uses below
+    bounds = compare_boundaries(result, state.feeds, values)
+    got = values[network.get_output(0).name]
     state.outputs[f"{precision}, TensorRT network (interpreted)"] = got
     _save_plan(state, precision, result.plan, provenance)
     good = sum(b.ok for b in bounds)

@@ -32,8 +32,15 @@ class Boundary:
         return self.error <= self.atol
 
 
-def compare_boundaries(result: BuildResult, feeds: Mapping[str, np.ndarray]) -> list[Boundary]:
+def compare_boundaries(
+    result: BuildResult,
+    feeds: Mapping[str, np.ndarray],
+    interpreted: Mapping[str, np.ndarray] | None = None,
+) -> list[Boundary]:
     """Every fusion boundary of a verbose build (`BuildOptions(verbose=True)`), compared.
+
+    `interpreted` is `interpret(result.emission.network, feeds, capture=True)` when the caller
+    already has it (it is computed otherwise).
 
     Raises:
         ValueError: the build log has no engine layer information (not a verbose build).
@@ -49,7 +56,9 @@ def compare_boundaries(result: BuildResult, feeds: Mapping[str, np.ndarray]) -> 
         raise ValueError("no engine layer information: build with BuildOptions(verbose=True)")
     by_node = {emission.emitter._node_name(n): n for n in emission.graph.nodes}
     order = {name: k for k, name in enumerate(by_node)}
-    got = interpret(emission.network, feeds, capture=True)
+    got = (
+        interpreted if interpreted is not None else interpret(emission.network, feeds, capture=True)
+    )
     targets = []
     for layer in data["engine"]:
         nodes = [n for n in layer["nodes"] if n in by_node]
